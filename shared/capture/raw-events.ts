@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import type { BlobStore } from '../storage/blob';
+import type { CanonicalEvent } from './events';
+
+/** Raw storage: gzipped NDJSON of canonical events, partitioned by event date (`dt=YYYY-MM-DD`). */
+export const RAW_EVENTS_PREFIX = 'raw/events/';
+
+/** Key = date partition + hash of the event ids, so a retried batch rewrites the same object. */
+export function rawEventsKey(day: string, events: readonly CanonicalEvent[]): string {
+  const hash = createHash('sha256');
+  for (const id of events.map((e) => e.eventId).sort()) hash.update(id).update('\n');
+  return `${RAW_EVENTS_PREFIX}dt=${day}/${hash.digest('hex').slice(0, 32)}.ndjson.gz`;
+}
+
+export async function storeRawEvents(blobs: BlobStore, events: readonly CanonicalEvent[]): Promise<string[]> {
+  const byDay = new Map<string, CanonicalEvent[]>();
+  for (const event of events) {
+    const day = event.timestamp.slice(0, 10);
+    (byDay.get(day) ?? byDay.set(day, []).get(day))?.push(event);
+  }
+  const keys = await Promise.all(
+    [...byDay].map(async ([day, dayEvents]) => {
+      const key = rawEventsKey(day, dayEvents);
+      await blobs.putNdjsonGz(key, dayEvents);
+      return key;
+    }),
+  );
+  return keys.sort();
+}
+
+/** Partition day of a raw key (`raw/events/dt=2026-09-01/…` → `2026-09-01`). */
+export function partitionDay(key: string): string | undefined {
+  return /dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
+}
+
+/**
+ * Reads raw events, optionally for a day range, de-duplicated by event id (a client retry that
+ * regrouped a batch can store one event in two objects) and sorted by time.
+ */
+export async function readRawEvents(blobs: BlobStore, range: { fromDay?: string; toDay?: string } = {}, concurrency = 8): Promise<CanonicalEvent[]> {
+  const keys = (await blobs.listKeys(RAW_EVENTS_PREFIX)).filter((key) => {
+    const day = partitionDay(key);
+    return day !== undefined && (!range.fromDay || day >= range.fromDay) && (!range.toDay || day <= range.toDay);
+  });
+  const byId = new Map<string, CanonicalEvent>();
+  const queue = [...keys];
+  const worker = async () => {
+    for (let key = queue.shift(); key; key = queue.shift()) {
+      for (const event of await blobs.getNdjson<CanonicalEvent>(key)) if (!byId.has(event.eventId)) byId.set(event.eventId, event);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+  return [...byId.values()].sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.eventId < b.eventId ? -1 : 1));
+}

@@ -1,0 +1,9 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+
+/** One Logger and one Metrics instance per container (Powertools example app layout). */
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'omnichannel-ai' });
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'OmnichannelAI',
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'omnichannel-ai',
+});
