@@ -21,10 +21,15 @@ const LIBRARY_CHANNEL: Record<string, Channel> = { browser: 'web', mobile: 'app'
 /** Events may not claim to come from further in the future than this (clock skew allowance). */
 const MAX_FUTURE_MS = 24 * 3600 * 1000;
 
+/** Own-property lookup: a name like "constructor" must not reach Object.prototype. */
+function lookup<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 export function canonicalType(message: SegmentMessage): CanonicalType {
   switch (message.type) {
     case 'track':
-      return TRACK_TYPES[(message.event ?? '').trim().toLowerCase()] ?? 'custom';
+      return lookup(TRACK_TYPES, (message.event ?? '').trim().toLowerCase()) ?? 'custom';
     case 'page':
       return 'page_view';
     case 'screen':
@@ -34,24 +39,42 @@ export function canonicalType(message: SegmentMessage): CanonicalType {
   }
 }
 
-/** Depth of nested objects/arrays; stops counting past the limit. */
-function depthExceeds(value: unknown, limit: number, depth = 0): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  if (depth >= limit) return true;
-  for (const child of Object.values(value as Record<string, unknown>)) {
-    if (depthExceeds(child, limit, depth + 1)) return true;
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * One bounded walk over the raw message: nesting depth, reserved keys and lone surrogates in keys
+ * and strings. It stops at the depth limit, so hostile nesting can never overflow the stack.
+ */
+function walkIssues(value: unknown, depth: number, found: Set<string>): void {
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) found.add('utf16');
+    return;
   }
-  return false;
+  if (value === null || typeof value !== 'object') return;
+  if (depth > MAX_DEPTH) {
+    found.add('depth');
+    return;
+  }
+  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    if (RESERVED_KEYS.has(key)) found.add('reserved');
+    if (!key.isWellFormed()) found.add('utf16');
+    walkIssues(child, depth + 1, found);
+  }
 }
+
+const WALK_REASONS: Record<string, string> = {
+  depth: `is nested deeper than ${MAX_DEPTH} levels`,
+  reserved: 'uses a reserved key (__proto__, constructor or prototype)',
+  utf16: 'contains invalid UTF-16 (lone surrogate)',
+};
 
 /** Checks that zod cannot express: size, nesting, lone surrogates, keys that poison prototypes. */
 export function hostileInputIssues(raw: unknown): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  const text = JSON.stringify(raw) ?? '';
-  if (Buffer.byteLength(text, 'utf8') > MAX_EVENT_BYTES) issues.push({ field: '(message)', reason: `is larger than ${MAX_EVENT_BYTES} bytes` });
-  if (depthExceeds(raw, MAX_DEPTH + 1)) issues.push({ field: '(message)', reason: `is nested deeper than ${MAX_DEPTH} levels` });
-  if (!text.isWellFormed()) issues.push({ field: '(message)', reason: 'contains invalid UTF-16 (lone surrogate)' });
-  if (/"(__proto__|constructor|prototype)":/.test(text)) issues.push({ field: '(message)', reason: 'uses a reserved key (__proto__, constructor or prototype)' });
+  const found = new Set<string>();
+  walkIssues(raw, 0, found);
+  const issues = [...found].map((kind) => ({ field: '(message)', reason: WALK_REASONS[kind] as string }));
+  if (found.has('depth')) return issues; // never stringify what may be nested without bound
+  if (Buffer.byteLength(JSON.stringify(raw) ?? '', 'utf8') > MAX_EVENT_BYTES) issues.push({ field: '(message)', reason: `is larger than ${MAX_EVENT_BYTES} bytes` });
   return issues;
 }
 
@@ -91,7 +114,7 @@ function itemsOf(properties: Record<string, unknown>): EventItem[] {
 }
 
 function resolveChannel(message: SegmentMessage): Channel {
-  return message.context?.channel ?? LIBRARY_CHANNEL[message.channel ?? ''] ?? 'server';
+  return message.context?.channel ?? lookup(LIBRARY_CHANNEL, message.channel ?? '') ?? 'server';
 }
 
 /**
