@@ -117,7 +117,11 @@ export function formatTable(reports: ArtifactReport[]): string {
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((cell, i) => (i >= 1 && i <= 3 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((cell, i) => (i >= 1 && i <= 3 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
@@ -270,7 +274,11 @@ async function main(): Promise<number> {
     });
     const seconds = (run.durationMs / 1000).toFixed(1);
     if (run.timedOut || run.code !== 0) {
-      console.error(run.timedOut ? `serverless package timed out after ${timeoutS} s (killed)` : `serverless package failed (exit ${run.code ?? run.signal}) after ${seconds} s`);
+      console.error(
+        run.timedOut
+          ? `serverless package timed out after ${timeoutS} s (killed)`
+          : `serverless package failed (exit ${run.code ?? run.signal}) after ${seconds} s`,
+      );
       return report({ artifacts: [], ok: false });
     }
     if (!existsSync(run.artifactsDir)) {

@@ -1,0 +1,372 @@
+/**
+ * Packages the service for real (`serverless package`, offline, no AWS credentials) through
+ * `shared/cli/package.ts`, then checks the CloudFormation template and the function artifacts.
+ *
+ * The CLI runs with --isolated: serverless v3 always builds in <serviceDir>/.serverless and
+ * serverless-esbuild in <serviceDir>/.esbuild (also with --package), so the project is staged in a
+ * temp dir (node_modules symlinked) and the output goes to a separate --package temp dir: this test
+ * never touches the project's .serverless/ and concurrent runs do not collide.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ArtifactReport, type CliResult, LAMBDA_LIMITS, measureArtifact, openZip, PROJECT_ROOT, serverlessBin } from '../../shared/cli/package';
+
+const STAGE = 'pkgtest';
+const CLI_TIMEOUT_S = 240;
+
+const bin = serverlessBin();
+const serverlessInstalled = bin !== undefined && existsSync(bin);
+if (!serverlessInstalled) console.warn('SKIPPING test/integration/package.test.ts: `serverless` is not installed (run npm install)');
+
+interface CfnResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+}
+type Template = { Resources: Record<string, CfnResource> };
+interface ServerlessState {
+  service: { functions: Record<string, { handler: string; package?: { artifact?: string } }> };
+}
+interface Statement {
+  Effect: 'Allow' | 'Deny';
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: unknown;
+  NotResource?: unknown;
+}
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+const getAttName = (v: unknown): string | undefined => {
+  const att = (v as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
+  return Array.isArray(att) && att[1] === 'Arn' ? String(att[0]) : undefined;
+};
+
+/** Every policy document in the template (identity policies, trust policies, resource policies). */
+function policyDocuments(template: Template): { where: string; statements: Statement[] }[] {
+  const found: { where: string; statements: Statement[] }[] = [];
+  const walk = (node: unknown, where: string) => {
+    if (Array.isArray(node)) {
+      for (const [i, n] of node.entries()) walk(n, `${where}[${i}]`);
+    } else if (node && typeof node === 'object') {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'PolicyDocument' || key === 'AssumeRolePolicyDocument') {
+          found.push({ where: `${where}.${key}`, statements: asArray((value as { Statement?: Statement | Statement[] }).Statement) });
+        } else walk(value, `${where}.${key}`);
+      }
+    }
+  };
+  for (const [id, r] of Object.entries(template.Resources)) walk(r.Properties, `${id}(${r.Type})`);
+  return found;
+}
+
+/**
+ * The only `Resource: "*"` tolerated. X-Ray's write actions have no resource-level permissions
+ * (IAM Service Authorization Reference, AWS X-Ray: PutTraceSegments, PutTelemetryRecords and the
+ * sampling reads list no resource types), and a Lambda with active tracing (provider.tracing.lambda)
+ * needs them on its execution role. serverless itself writes this statement into the provider role
+ * IamRoleLambdaExecution; it cannot be scoped any further.
+ */
+const XRAY_WRITE_ACTIONS = new Set([
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'xray:GetSamplingStatisticSummaries',
+]);
+const isXrayWriteOnStar = (s: Statement) => {
+  const actions = asArray(s.Action);
+  const resources = asArray(s.Resource);
+  return actions.length > 0 && actions.every((a) => XRAY_WRITE_ACTIONS.has(a)) && resources.length === 1 && resources[0] === '*';
+};
+
+/** A resource that grants a whole service or account: `*`, `{"Fn::Sub": "*"}` or an ARN whose resource part is only `*`. */
+const isWildcardResource = (r: unknown): boolean => {
+  const text =
+    typeof r === 'string' ? r : typeof (r as { 'Fn::Sub'?: unknown })?.['Fn::Sub'] === 'string' ? (r as { 'Fn::Sub': string })['Fn::Sub'] : undefined;
+  if (text === undefined) return false;
+  const arn = text.replace(/\$\{[^}]*\}/g, 'x'); // Fn::Sub placeholders such as ${AWS::Region}
+  return arn === '*' || /^arn:[^:]*:[^:]*:[^:]*:[^:]*:\*$/.test(arn) || /^arn:[^:]*:s3:::\*$/.test(arn);
+};
+
+/** Allow statements with a wildcard action, a wildcard resource or NotAction/NotResource. */
+function auditStatements(documents: { where: string; statements: Statement[] }[]): { violations: string[]; tolerated: string[] } {
+  const violations: string[] = [];
+  const tolerated: string[] = [];
+  for (const { where, statements } of documents) {
+    for (const s of statements) {
+      // A wildcard in a Deny narrows access (e.g. the deployment bucket's "deny s3:* without TLS").
+      if (s.Effect !== 'Allow') continue;
+      const line = `${where}: ${JSON.stringify({ Action: s.Action, Resource: s.Resource })}`;
+      if (s.NotAction !== undefined || s.NotResource !== undefined) violations.push(`${line} uses NotAction/NotResource`);
+      if (asArray(s.Action).some((a) => a.includes('*'))) violations.push(`${line} has a wildcard action`);
+      if (!asArray(s.Resource).some(isWildcardResource)) continue;
+      if (isXrayWriteOnStar(s)) tolerated.push(line);
+      else violations.push(`${line} has a "*" resource`);
+    }
+  }
+  return { violations, tolerated };
+}
+
+describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS credentials)', () => {
+  let outDir = '';
+  let exitCode: number | null = null;
+  let stdout = '';
+  let stderr = '';
+  let cli: CliResult = { artifacts: [], ok: false };
+  let template: Template = { Resources: {} };
+  let state: ServerlessState = { service: { functions: {} } };
+  let reports = new Map<string, ArtifactReport>();
+
+  const resources = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+  const diagnostics = () => `exit ${exitCode}\n--- stdout ---\n${stdout.slice(-3000)}\n--- stderr ---\n${stderr.slice(-6000)}`;
+
+  beforeAll(
+    async () => {
+      outDir = join(realpathSync(mkdtempSync(join(tmpdir(), 'omnichannel-package-test-'))), 'artifacts');
+      const args = [
+        '--import',
+        'tsx',
+        join(PROJECT_ROOT, 'shared/cli/package.ts'),
+        '--isolated',
+        '--stage',
+        STAGE,
+        '--package',
+        outDir,
+        '--timeout',
+        String(CLI_TIMEOUT_S),
+      ];
+      const child = spawn(process.execPath, args, {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      exitCode = await new Promise<number | null>((done, fail) => {
+        child.once('error', fail);
+        child.once('close', done);
+      });
+      const lastLine = stdout.trim().split('\n').at(-1) ?? '';
+      try {
+        cli = JSON.parse(lastLine) as CliResult;
+      } catch {
+        throw new Error(`the CLI's last stdout line is not JSON\n${diagnostics()}`);
+      }
+      if (existsSync(join(outDir, 'cloudformation-template-update-stack.json'))) {
+        template = JSON.parse(readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+        state = JSON.parse(readFileSync(join(outDir, 'serverless-state.json'), 'utf8')) as ServerlessState;
+        reports = new Map(Object.keys(state.service.functions).map((name) => [name, measureArtifact(join(outDir, `${name}.zip`))]));
+      }
+    },
+    (CLI_TIMEOUT_S + 60) * 1000,
+  );
+
+  afterAll(() => {
+    if (outDir) rmSync(join(outDir, '..'), { recursive: true, force: true });
+  });
+
+  it('packages every function, within the limits, and the CLI reports it', () => {
+    expect(exitCode, diagnostics()).toBe(0);
+    expect(cli.ok).toBe(true);
+    const functionNames = Object.keys(state.service.functions).sort();
+    expect(functionNames).toEqual([
+      'buildFeatures',
+      'captureBatch',
+      'evaluateRecommender',
+      'getRecommendations',
+      'prepareSnapshot',
+      'promoteModel',
+      'recordRun',
+      'trainRecommender',
+    ]);
+    expect(cli.artifacts.map((a) => a.name).sort()).toEqual(functionNames);
+    for (const name of functionNames) {
+      expect(state.service.functions[name]?.package?.artifact, name).toMatch(new RegExp(`${name}\\.zip$`));
+      expect(cli.artifacts.find((a) => a.name === name)?.unzippedMB).toBe(reports.get(name)?.unzippedMB);
+    }
+  });
+
+  it('keeps every artifact under 250 MB unzipped and 50 MB zipped', () => {
+    expect(reports.size).toBe(8);
+    for (const [name, r] of reports) {
+      expect(r.unzippedBytes, `${name} unzipped`).toBeLessThan(LAMBDA_LIMITS.unzippedBytes);
+      expect(r.zippedBytes, `${name} zipped`).toBeLessThan(LAMBDA_LIMITS.zippedBytes);
+      expect(r.problems, name).toEqual([]);
+    }
+  });
+
+  it('ships onnxruntime-node (linux/x64 only) exactly to the functions whose bundle requires it', () => {
+    const withOrt: string[] = [];
+    for (const [name, r] of reports) {
+      const fn = state.service.functions[name]!;
+      const bundlePath = `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.js`;
+      const zip = openZip(r.file);
+      const bundle = zip.getEntry(bundlePath)?.getData().toString('utf8');
+      expect(bundle, `${name}: ${bundlePath} in the zip`).toBeDefined();
+      const requiresOrt = /require\("onnxruntime-node"\)/.test(bundle!);
+      const names = zip.getEntries().map((e) => e.entryName);
+      // No binary for another OS or CPU anywhere in the artifact.
+      expect(
+        names.filter((n) => /\.(dylib|dll)$|\/(darwin|win32)\/|\/linux\/arm64\//.test(n)),
+        name,
+      ).toEqual([]);
+      // The Lambda runtime provides AWS SDK v3 (custom.esbuild.exclude).
+      expect(
+        names.filter((n) => n.startsWith('node_modules/@aws-sdk/')),
+        name,
+      ).toEqual([]);
+      if (requiresOrt) {
+        withOrt.push(name);
+        expect(r.onnxruntimePlatforms, name).toEqual(['napi-v6/linux/x64']);
+        expect(names, name).toContain('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node');
+        expect(names, name).toContain('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1');
+        expect(names, name).toContain('node_modules/onnxruntime-common/package.json');
+      } else {
+        expect(
+          names.filter((n) => n.startsWith('node_modules/onnxruntime-')),
+          name,
+        ).toEqual([]);
+      }
+    }
+    // The model-serving and model-building functions must have it; the capture and feature
+    // functions must not. (prepareSnapshot, promoteModel and recordRun currently require it too:
+    // shared/training/pipeline.ts imports models/recommender/evaluate.ts, which imports it.)
+    expect(withOrt).toEqual(expect.arrayContaining(['getRecommendations', 'trainRecommender', 'evaluateRecommender']));
+    expect(withOrt).not.toContain('captureBatch');
+    expect(withOrt).not.toContain('buildFeatures');
+  });
+
+  it('has the HTTP API routes', () => {
+    const routeKeys = resources('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey);
+    expect(routeKeys).toEqual(expect.arrayContaining(['POST /v1/batch', 'GET /v1/users/{userId}/recommendations']));
+  });
+
+  it('triggers buildFeatures for imports/*.ndjson and imports/*.ndjson.gz uploads', () => {
+    const configs = resources('AWS::S3::Bucket').flatMap(([, r]) =>
+      asArray((r.Properties?.NotificationConfiguration as { LambdaConfigurations?: unknown[] } | undefined)?.LambdaConfigurations),
+    ) as { Event: string; Function: unknown; Filter?: { S3Key?: { Rules?: { Name: string; Value: string }[] } } }[];
+    expect(configs).toHaveLength(2);
+    const rules = configs.map((c) => {
+      expect(c.Event).toBe('s3:ObjectCreated:*');
+      expect(getAttName(c.Function)).toBe('BuildFeaturesLambdaFunction');
+      return Object.fromEntries((c.Filter?.S3Key?.Rules ?? []).map((rule) => [rule.Name.toLowerCase(), rule.Value]));
+    });
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        { prefix: 'imports/', suffix: '.ndjson' },
+        { prefix: 'imports/', suffix: '.ndjson.gz' },
+      ]),
+    );
+  });
+
+  it('schedules buildFeatures and the retraining state machine', () => {
+    const rules = resources('AWS::Events::Rule').map(
+      ([, r]) => r.Properties as { ScheduleExpression?: string; Targets: { Arn: unknown; RoleArn?: unknown }[] },
+    );
+    const [stateMachineId] = resources('AWS::StepFunctions::StateMachine').map(([id]) => id);
+    const lambdaRule = rules.find((r) => r.Targets.some((t) => getAttName(t.Arn) === 'BuildFeaturesLambdaFunction'));
+    const sfnRule = rules.find((r) => r.Targets.some((t) => (t.Arn as { Ref?: string }).Ref === stateMachineId));
+    expect(lambdaRule?.ScheduleExpression).toMatch(/^(rate|cron)\(/);
+    expect(sfnRule?.ScheduleExpression).toMatch(/^(rate|cron)\(/);
+    expect(getAttName(sfnRule?.Targets[0]?.RoleArn)).toBeDefined();
+  });
+
+  it('defines the retraining state machine', () => {
+    const machines = resources('AWS::StepFunctions::StateMachine');
+    expect(machines).toHaveLength(1);
+    const def = machines[0]![1].Properties?.DefinitionString as string | { 'Fn::Sub': [string, unknown] | string };
+    const text = typeof def === 'string' ? def : Array.isArray(def['Fn::Sub']) ? def['Fn::Sub'][0] : def['Fn::Sub'];
+    const definition = JSON.parse(text) as { StartAt: string; States: Record<string, unknown> };
+    expect(definition.StartAt).toBe('PrepareSnapshot');
+    expect(Object.keys(definition.States)).toEqual(
+      expect.arrayContaining(['PrepareSnapshot', 'TrainRecommender', 'EvaluateRecommender', 'PromoteModel', 'RecordFailure']),
+    );
+  });
+
+  it('defines the profiles DynamoDB table', () => {
+    const tables = resources('AWS::DynamoDB::Table').map(
+      ([, r]) => r.Properties as { KeySchema: { AttributeName: string; KeyType: string }[]; BillingMode?: string },
+    );
+    expect(tables).toHaveLength(1);
+    expect(tables[0]!.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(tables[0]!.BillingMode).toBe('PAY_PER_REQUEST');
+  });
+
+  it('gives every function its own IAM role', () => {
+    const functions = resources('AWS::Lambda::Function');
+    expect(functions).toHaveLength(Object.keys(state.service.functions).length);
+    const roleIds = functions.map(([id, r]) => {
+      const roleId = getAttName(r.Properties?.Role);
+      expect(roleId, `${id}.Role`).toBeDefined();
+      expect(template.Resources[roleId!]?.Type, `${id} -> ${roleId}`).toBe('AWS::IAM::Role');
+      expect(roleId, id).not.toBe('IamRoleLambdaExecution'); // the shared provider role
+      return roleId;
+    });
+    expect(new Set(roleIds).size).toBe(functions.length);
+  });
+
+  it('grants no IAM action with a wildcard and no "*" resource', () => {
+    const documents = policyDocuments(template);
+    expect(documents.length).toBeGreaterThan(resources('AWS::IAM::Role').length); // trust + inline policies were walked
+    const { violations, tolerated } = auditStatements(documents);
+    expect(violations).toEqual([]);
+    // X-Ray's write actions on "*" (see XRAY_WRITE_ACTIONS), only in Lambda execution roles.
+    const executionRoles = new Set(['IamRoleLambdaExecution', ...resources('AWS::Lambda::Function').map(([, r]) => getAttName(r.Properties?.Role))]);
+    expect(tolerated.filter((line) => !executionRoles.has(line.slice(0, line.indexOf('('))))).toEqual([]);
+    // Managed policies would bring statements this walk cannot see.
+    for (const [id, r] of resources('AWS::IAM::Role')) expect(asArray(r.Properties?.ManagedPolicyArns), id).toEqual([]);
+    for (const [id] of [...resources('AWS::IAM::ManagedPolicy'), ...resources('AWS::IAM::Policy')]) {
+      expect(
+        documents.some((d) => d.where.startsWith(`${id}(`)),
+        id,
+      ).toBe(true);
+    }
+  });
+
+  // Tracing is on for every function, so each per-function role must carry the X-Ray write actions
+  // (inherited from provider.iam.role.statements via serverless-iam-roles-per-function defaultInherit).
+  it('lets every actively traced function write X-Ray segments', () => {
+    for (const [id, r] of resources('AWS::Lambda::Function')) {
+      if ((r.Properties?.TracingConfig as { Mode?: string } | undefined)?.Mode !== 'Active') continue;
+      const role = template.Resources[getAttName(r.Properties?.Role) ?? ''];
+      const actions = asArray(role?.Properties?.Policies as { PolicyDocument: { Statement: Statement[] } }[]).flatMap((p) =>
+        asArray(p.PolicyDocument.Statement)
+          .filter((s) => s.Effect === 'Allow')
+          .flatMap((s) => asArray(s.Action)),
+      );
+      expect(actions, id).toEqual(expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
+    }
+  });
+});
+
+describe('IAM wildcard audit', () => {
+  it('flags wildcard actions and resources in Allow statements, and tolerates only X-Ray writes on "*"', () => {
+    const doc = (statements: Statement[]) => [{ where: 'SomeRole(AWS::IAM::Role).Policies[0].PolicyDocument', statements }];
+    const flagged = (s: Statement) => auditStatements(doc([s])).violations.length;
+    expect(flagged({ Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::b/k' })).toBe(1);
+    expect(flagged({ Effect: 'Allow', Action: ['s3:Get*'], Resource: 'arn:aws:s3:::b/k' })).toBe(1);
+    expect(flagged({ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' })).toBe(1);
+    expect(flagged({ Effect: 'Allow', Action: 's3:GetObject', Resource: ['arn:aws:s3:::b/k', '*'] })).toBe(1);
+    expect(flagged({ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::*' })).toBe(1);
+    expect(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
+      flagged({ Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:*' } }),
+    ).toBe(1);
+    expect(flagged({ Effect: 'Allow', NotAction: 'iam:*', Resource: 'arn:aws:s3:::b/k' })).toBe(1);
+    expect(flagged({ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bucket/raw/events/*' })).toBe(0);
+    expect(flagged({ Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': ['ProfilesTable', 'Arn'] } })).toBe(0);
+    expect(flagged({ Effect: 'Deny', Action: 's3:*', Resource: '*' })).toBe(0);
+    const xray = auditStatements(doc([{ Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: ['*'] }]));
+    expect(xray).toEqual({ violations: [], tolerated: [expect.stringContaining('xray:PutTraceSegments')] });
+    expect(flagged({ Effect: 'Allow', Action: ['xray:PutTraceSegments', 's3:GetObject'], Resource: '*' })).toBe(1);
+  });
+});
