@@ -6,4 +6,10 @@ export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_N
 export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'OmnichannelAI',
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'omnichannel-ai',
+  // Metrics' own warnings (e.g. "no application metrics") go through our structured logger and its level.
+  logger: child('metrics'),
 });
+
+function child(component: string) {
+  return logger.createChild({ persistentKeys: { component } });
+}
