@@ -1,12 +1,22 @@
-import { logger } from '../../shared/observability/powertools';
+import { logger, metrics } from '../../shared/observability/powertools';
 import { jobHandler } from '../../shared/observability/job';
 import { dataBlobs } from '../../shared/training/deps';
-import { type PrepareInput, prepareStep } from '../../shared/training/pipeline';
+import { tagRun } from '../../shared/training/observe';
+import { type PrepareEvent, prepareStep, type RunConfig, runDefaults } from '../../shared/training/pipeline';
 
 const blobs = dataBlobs();
+// Environment defaults (gate policy, holdout, Fargate threshold and network): read and checked once
+// per container, on the first invocation (a bad value fails that task, which the state machine records).
+let defaults: RunConfig | undefined;
 
-export const handler = jobHandler(async (input: PrepareInput) => {
-  const state = await prepareStep(blobs, input ?? {});
-  logger.info('snapshot prepared', { runId: state.runId, counts: state.snapshot?.counts, enoughData: state.enoughData });
+/** Retraining step 1: validate the request, resolve the run's configuration, write the point-in-time snapshot. */
+export const handler = jobHandler(async (event: PrepareEvent) => {
+  defaults ??= runDefaults();
+  const state = await prepareStep(blobs, event ?? {}, defaults);
+  tagRun(state);
+  const counts = state.snapshot?.counts;
+  metrics.addMetric('SnapshotInteractions', 'Count', counts?.interactions ?? 0);
+  metrics.addMetric('SnapshotHoldoutUsers', 'Count', counts?.holdoutUsers ?? 0);
+  logger.info('snapshot prepared', { counts, enoughData: state.enoughData, asOf: state.snapshot?.asOf, holdoutStart: state.snapshot?.holdoutStart });
   return state;
 });

@@ -1,17 +1,27 @@
 import { logger, metrics } from '../../shared/observability/powertools';
 import { jobHandler } from '../../shared/observability/job';
 import { dataBlobs } from '../../shared/training/deps';
-import { type RunOutcome, type RunState, recordStep } from '../../shared/training/pipeline';
+import { tagRun } from '../../shared/training/observe';
+import { type RecordEvent, recordStep } from '../../shared/training/pipeline';
 
 const blobs = dataBlobs();
 
-export const handler = jobHandler(async (input: { outcome: RunOutcome; run: RunState }) => {
-  const now = new Date();
-  // A run that failed before PrepareSnapshot named it still gets a report.
-  const run: RunState = { ...input.run, runId: input.run.runId ?? `failed-${now.toISOString().replace(/[-:.]/g, '')}` };
-  const report = await recordStep(blobs, input.outcome, run, now);
-  metrics.addMetric(`Retrain_${input.outcome}`, 'Count', 1);
-  const log = input.outcome === 'failed' ? logger.error.bind(logger) : logger.info.bind(logger);
-  log('retraining run finished', { runId: run.runId, outcome: input.outcome, reportKey: report.reportKey, error: run.error });
+/** Writes the run report (JSON, HTML, index entry) whatever the outcome: promoted, rejected, skipped or failed. */
+export const handler = jobHandler(async (event: RecordEvent) => {
+  tagRun(event.run ?? {});
+  const report = await recordStep(blobs, { ...event, run: event.run ?? {} });
+  const run = metrics.singleMetric();
+  run.addDimension('outcome', report.outcome);
+  run.addMetric('RetrainRuns', 'Count', 1);
+  for (const f of report.families) {
+    const champion = f.champion?.metrics['NDCG@10'];
+    const candidate = f.metrics['NDCG@10'];
+    if (champion === undefined || candidate === undefined) continue;
+    const single = metrics.singleMetric();
+    single.addDimensions({ modelFamily: f.family, modelVersion: f.candidate.version });
+    single.addMetric('NDCG10GainOverChampion', 'None', candidate - champion);
+  }
+  const log = report.outcome === 'failed' ? logger.error.bind(logger) : logger.info.bind(logger);
+  log('retraining run finished', { runId: report.runId, outcome: report.outcome, reportKey: report.reportKey, htmlKey: report.htmlKey, error: report.error });
   return report;
 });

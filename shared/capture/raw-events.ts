@@ -1,31 +1,56 @@
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { BlobStore } from '../storage/blob';
-import type { CanonicalEvent } from './events';
+import type { CanonicalEvent, PendingEvent } from './events';
 
 /** Raw storage: gzipped NDJSON of canonical events, partitioned by event date (`dt=YYYY-MM-DD`). */
 export const RAW_EVENTS_PREFIX = 'raw/events/';
 
 /** Key = date partition + hash of the event ids, so a retried batch rewrites the same object. */
-export function rawEventsKey(day: string, events: readonly CanonicalEvent[]): string {
+export function rawEventsKey(day: string, events: readonly Pick<CanonicalEvent, 'eventId'>[]): string {
   const hash = createHash('sha256');
   for (const id of events.map((e) => e.eventId).sort()) hash.update(id).update('\n');
   return `${RAW_EVENTS_PREFIX}dt=${day}/${hash.digest('hex').slice(0, 32)}.ndjson.gz`;
 }
 
-export async function storeRawEvents(blobs: BlobStore, events: readonly CanonicalEvent[]): Promise<string[]> {
+/**
+ * One stored line: the canonical event without what rode along in memory for identity resolution
+ * only (`identitySource`: traits and context may hold emails, phones … never written raw).
+ */
+export function rawEventLine(event: CanonicalEvent): string {
+  const { identitySource: _identitySource, ...row } = event as PendingEvent & CanonicalEvent;
+  return JSON.stringify(row);
+}
+
+export interface RawObject {
+  key: string;
+  day: string;
+  eventIds: string[];
+  /** Gzipped NDJSON, one canonical event per line. */
+  body: Buffer;
+}
+
+/** The CPU half of raw storage (no I/O): events grouped by day, serialised once, gzipped. */
+export function encodeRawEvents(events: readonly CanonicalEvent[]): RawObject[] {
   const byDay = new Map<string, CanonicalEvent[]>();
   for (const event of events) {
     const day = event.timestamp.slice(0, 10);
-    (byDay.get(day) ?? byDay.set(day, []).get(day))?.push(event);
+    const group = byDay.get(day);
+    if (group) group.push(event);
+    else byDay.set(day, [event]);
   }
-  const keys = await Promise.all(
-    [...byDay].map(async ([day, dayEvents]) => {
-      const key = rawEventsKey(day, dayEvents);
-      await blobs.putNdjsonGz(key, dayEvents);
-      return key;
-    }),
-  );
-  return keys.sort();
+  const objects: RawObject[] = [];
+  for (const [day, dayEvents] of byDay) {
+    const text = dayEvents.map(rawEventLine).join('\n');
+    objects.push({ key: rawEventsKey(day, dayEvents), day, eventIds: dayEvents.map((e) => e.eventId), body: gzipSync(text) });
+  }
+  return objects.sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+export async function storeRawEvents(blobs: BlobStore, events: readonly CanonicalEvent[]): Promise<string[]> {
+  const objects = encodeRawEvents(events);
+  await Promise.all(objects.map((o) => blobs.putBytes(o.key, o.body, 'application/x-ndjson', { contentEncoding: 'gzip' })));
+  return objects.map((o) => o.key);
 }
 
 /** Partition day of a raw key (`raw/events/dt=2026-09-01/…` → `2026-09-01`). */

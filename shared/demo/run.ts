@@ -4,7 +4,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { IMPORT_REPORTS_PREFIX, IMPORTS_PREFIX, type ImportReport } from '../capture/import';
 import type { LocalStack } from '../local';
 import { BlobStore } from '../storage/blob';
-import { type SimulateShopOptions, simulateShop } from '../simulator/shop';
+import { type Item, type SimulateShopOptions, simulateShop } from '../simulator/shop';
 import type { RunReport } from '../training/pipeline';
 
 export interface DemoOptions extends SimulateShopOptions {
@@ -19,6 +19,7 @@ export interface DemoSummary {
   ok: boolean;
   url: string;
   events: { generated: number; viaHttp: number; viaImport: number; accepted: number; duplicates: number; rejected: number };
+  catalogue: { items: number; upserted: number; rejected: number; snapshotItems: number };
   profiles: number;
   features: { users: number; items: number } | null;
   run: { status: string; outcome?: string; modelVersion?: string; metrics?: Record<string, number>; baseline?: Record<string, number> };
@@ -47,6 +48,28 @@ async function postBatches(url: string, messages: readonly unknown[], batchSize:
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+  return totals;
+}
+
+/** The simulated catalogue through PUT /v1/items (batches of at most 1000 items). */
+async function putCatalogue(url: string, items: readonly Item[], launchedAt: string) {
+  const totals = { upserted: 0, rejected: 0 };
+  for (let i = 0; i < items.length; i += 1000) {
+    const batch = items.slice(i, i + 1000).map((item) => ({
+      itemId: item.itemId,
+      title: item.title,
+      category: item.category,
+      price: item.price,
+      currency: 'EUR',
+      stock: item.stock,
+      createdAt: launchedAt,
+    }));
+    const response = await fetch(`${url}/v1/items`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: batch }) });
+    const body = (await response.json()) as { upserted?: number; rejected?: unknown[] };
+    if (!response.ok) throw new Error(`PUT /v1/items answered ${response.status}: ${JSON.stringify(body).slice(0, 500)}`);
+    totals.upserted += body.upserted ?? 0;
+    totals.rejected += body.rejected?.length ?? 0;
+  }
   return totals;
 }
 
@@ -85,13 +108,17 @@ export async function runDemo(stack: LocalStack, options: DemoOptions = {}): Pro
   const online = shop.events.filter((e) => e.context.channel !== 'pos');
   log(`shop: ${shop.catalogue.length} items, ${shop.shoppers.length} shoppers, ${shop.events.length} events over ${shop.period.days} days`);
 
+  // The simulated shop sells its whole catalogue from day 0: no item is "new" to the exploration slots.
+  const catalogue = await putCatalogue(stack.url, shop.catalogue, shop.period.start);
+  const snapshot = ((await stack.runSchedule('importCatalog')) as { snapshot?: { items: number } }).snapshot;
+  log(`PUT /v1/items: ${catalogue.upserted} catalogue items stored, ${catalogue.rejected} rejected; serving snapshot of ${snapshot?.items ?? 0} items`);
+
   const http = await postBatches(stack.url, online, options.batchSize ?? 500, options.concurrency ?? 4);
   log(`POST /v1/batch: ${http.accepted} accepted (${http.duplicates} already seen), ${http.rejected} rejected`);
 
-  const importKey = `imports/pos/${shop.period.start.slice(0, 10)}_${shop.period.end.slice(0, 10)}.ndjson.gz`;
-  await stack.emulators.s3Client().send(
-    new PutObjectCommand({ Bucket: bucket, Key: importKey, Body: gzipSync(pos.map((e) => JSON.stringify(e)).join('\n')) }),
-  );
+  // Event imports live under imports/events/ (catalogue uploads under imports/catalog/: S3 forbids overlapping trigger rules).
+  const importKey = `imports/events/pos/${shop.period.start.slice(0, 10)}_${shop.period.end.slice(0, 10)}.ndjson.gz`;
+  await stack.emulators.s3Client().send(new PutObjectCommand({ Bucket: bucket, Key: importKey, Body: gzipSync(pos.map((e) => JSON.stringify(e)).join('\n')) }));
   await stack.s3Events.waitForIdle();
   if (stack.s3Events.errors.length > 0) throw new Error(`bulk import failed: ${stack.s3Events.errors.map((e) => String(e.error)).join('; ')}`);
   const reportKey = `${IMPORT_REPORTS_PREFIX}${importKey.slice(IMPORTS_PREFIX.length)}.report.json`;
@@ -120,7 +147,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions = {}): Pro
   if (report?.metrics) run.metrics = pick(report.metrics);
   if (report?.baseline) run.baseline = pick(report.baseline);
   const summary: DemoSummary = {
-    ok: execution.status === 'SUCCEEDED' && report?.outcome === 'promoted' && recommendations.every((r) => r.items.length > 0),
+    ok: execution.status === 'SUCCEEDED' && report?.outcome === 'promoted' && catalogue.rejected === 0 && recommendations.every((r) => r.items.length > 0),
     url: stack.url,
     events: {
       generated: shop.events.length,
@@ -130,6 +157,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions = {}): Pro
       duplicates: http.duplicates + importReport.duplicates,
       rejected: http.rejected + importReport.rejected,
     },
+    catalogue: { items: shop.catalogue.length, upserted: catalogue.upserted, rejected: catalogue.rejected, snapshotItems: snapshot?.items ?? 0 },
     profiles: await countProfiles(stack, table),
     features: features.features ? { users: features.features.counts.users, items: features.features.counts.items } : null,
     run,

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../capture/events';
 import { readRawEvents } from '../capture/raw-events';
+import { withoutSuppressed } from '../privacy/suppression';
 import type { BlobStore } from '../storage/blob';
 
 export const FEATURES_PREFIX = 'features/';
@@ -146,7 +147,8 @@ function itemFeatures(events: readonly CanonicalEvent[], asOfMs: number): ItemFe
 
 /** Builds user and item features from raw events up to `asOf` and writes them under features/. */
 export async function buildFeatures(blobs: BlobStore, options: { asOf?: Date } = {}, now = new Date()): Promise<FeatureManifest> {
-  const events = await readRawEvents(blobs, options.asOf ? { toDay: options.asOf.toISOString().slice(0, 10) } : {});
+  // Privacy: erased shoppers (suppression list) never reach a feature file.
+  const events = await withoutSuppressed(blobs, await readRawEvents(blobs, options.asOf ? { toDay: options.asOf.toISOString().slice(0, 10) } : {}));
   const asOfMs = options.asOf?.getTime() ?? Date.parse(events.at(-1)?.timestamp ?? now.toISOString());
   const inWindow = events.filter((e) => Date.parse(e.timestamp) <= asOfMs);
   const users = userFeatures(inWindow, asOfMs);

@@ -7,6 +7,11 @@
  * - Tasks whose Resource is the function ARN itself (the older style) get the handler's result.
  * - A handler that throws fails the task with `Error` = the error's name and `Cause` = the JSON
  *   Lambda reports (`{"errorType","errorMessage","trace"}`), so Retry/Catch match as in AWS.
+ * - Service integrations other than Lambda run a local implementation, matched by Resource (see
+ *   `localServiceTasks`): `sns:publish` writes the message to the first bucket under
+ *   `notifications/<execution>/`, `ecs:runTask(.sync)` imports the container's entry module (its
+ *   TypeScript source, named by the container definition's `local.entrypoint` Docker label) and
+ *   calls its `runTask(env)` with the container's environment and the task's overrides.
  */
 import { randomUUID } from 'node:crypto';
 import aslValidator from 'asl-validator';
@@ -18,6 +23,10 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { pathToFileURL } from 'node:url';
+import { resolve as resolvePath } from 'node:path';
+import { s3Client } from '../aws/clients';
 import { invokeFunction, lambdaErrorPayload } from './invoke';
 import { type FunctionConfig, findFunction, functionNameFromLogicalId, type ServerlessConfig, type StateMachineConfig } from './serverless-config';
 
@@ -137,6 +146,104 @@ function findRetryStates(definition: unknown): string[] {
   return out;
 }
 
+export interface ServiceTaskRef {
+  stateName: string;
+  /** Resource without `.sync` / `.waitForTaskToken`, e.g. `arn:aws:states:::ecs:runTask`. */
+  integration: string;
+  state: Record<string, unknown>;
+}
+
+/** Every Task of a service integration other than Lambda (`arn:aws:states:::<service>:<action>`), in branches and iterators too. */
+export function findServiceTasks(definition: unknown): ServiceTaskRef[] {
+  const out: ServiceTaskRef[] = [];
+  const visit = (machine: unknown) => {
+    if (!isObject(machine) || !isObject(machine.States)) return;
+    for (const [stateName, state] of Object.entries(machine.States)) {
+      if (!isObject(state)) continue;
+      const resource = state.Resource;
+      if (state.Type === 'Task' && typeof resource === 'string' && resource.startsWith('arn:aws:states:::') && !resource.startsWith(LAMBDA_INVOKE)) {
+        out.push({ stateName, integration: resource.replace(/\.(sync(:2)?|waitForTaskToken)$/, ''), state });
+      }
+      if (Array.isArray(state.Branches)) state.Branches.forEach(visit);
+      visit(state.Iterator);
+      visit(state.ItemProcessor);
+    }
+  };
+  visit(definition);
+  return out;
+}
+
+const notificationCounts = new Map<string, number>();
+
+/** `sns:publish`: the message is written to `notifications/<execution>/<n>-<state>.json` in the first bucket (as SNS would deliver it to a subscriber). */
+async function localSnsPublish(parameters: Json, context: LocalServiceTaskContext): Promise<Json> {
+  const params = isObject(parameters) ? parameters : {};
+  const bucket = context.config.buckets[0]?.name;
+  if (!bucket) throw new TaskFailure('SNS.InvalidParameterException', `State ${context.stateName}: no bucket in serverless.yml to write the local notification to`);
+  const n = (notificationCounts.get(context.executionName) ?? 0) + 1;
+  notificationCounts.set(context.executionName, n);
+  const messageId = randomUUID();
+  const key = `notifications/${context.executionName}/${String(n).padStart(3, '0')}-${context.stateName}.json`;
+  const body = { MessageId: messageId, TopicArn: params.TopicArn ?? null, Subject: params.Subject ?? null, Message: params.Message ?? null, stateName: context.stateName, publishedAt: new Date().toISOString() };
+  await s3Client().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(body, null, 2), ContentType: 'application/json' }));
+  return { MessageId: messageId };
+}
+
+type KeyValue = { Name?: unknown; Value?: unknown };
+
+/** The ContainerDefinitions of the task definition a Task state names with `{ Ref: <logical id> }`. */
+function containerDefinitions(context: LocalServiceTaskContext): Record<string, unknown>[] {
+  const rawParams = isObject(context.rawState.Parameters) ? context.rawState.Parameters : {};
+  const ref = isObject(rawParams.TaskDefinition) ? rawParams.TaskDefinition.Ref : undefined;
+  const resourcesBlock = context.config.resolved.resources;
+  const resources = isObject(resourcesBlock) && isObject(resourcesBlock.Resources) ? resourcesBlock.Resources : {};
+  const taskDefinition = typeof ref === 'string' ? resources[ref] : undefined;
+  const properties = isObject(taskDefinition) && isObject(taskDefinition.Properties) ? taskDefinition.Properties : {};
+  const containers = Array.isArray(properties.ContainerDefinitions) ? properties.ContainerDefinitions.filter(isObject) : [];
+  if (containers.length === 0) {
+    throw new TaskFailure('ECS.InvalidParameterException', `State ${context.stateName}: TaskDefinition must be { Ref: <AWS::ECS::TaskDefinition in resources> } with ContainerDefinitions to run locally`);
+  }
+  return containers;
+}
+
+/** The container's Environment, then its override's (string values only: intrinsics have no local value). */
+function containerEnvironment(container: Record<string, unknown>, override: unknown): Record<string, string> {
+  const env: Record<string, string> = { LOCAL_ECS_TASK: 'true' };
+  const pairs = [...(Array.isArray(container.Environment) ? container.Environment : []), ...(isObject(override) && Array.isArray(override.Environment) ? override.Environment : [])];
+  for (const pair of pairs as KeyValue[]) if (typeof pair?.Name === 'string' && (typeof pair.Value === 'string' || typeof pair.Value === 'number')) env[pair.Name] = String(pair.Value);
+  return env;
+}
+
+/** `ecs:runTask(.sync)`: runs the container's entry module in this process with the container's environment. */
+async function localEcsRunTask(parameters: Json, context: LocalServiceTaskContext): Promise<Json> {
+  const params = isObject(parameters) ? parameters : {};
+  const overrides = isObject(params.Overrides) && Array.isArray(params.Overrides.ContainerOverrides) ? params.Overrides.ContainerOverrides : [];
+  const results: Json[] = [];
+  for (const container of containerDefinitions(context)) {
+    const name = String(container.Name);
+    const entry = isObject(container.DockerLabels) ? container.DockerLabels['local.entrypoint'] : undefined;
+    if (typeof entry !== 'string') throw new TaskFailure('ECS.InvalidParameterException', `State ${context.stateName}: container ${name} has no 'local.entrypoint' Docker label`);
+    const env = containerEnvironment(container, overrides.find((o) => isObject(o) && o.Name === name));
+    const mod = (await import(/* @vite-ignore */ pathToFileURL(resolvePath(context.projectRoot, entry)).href)) as { runTask?: (env: Record<string, string>) => Promise<unknown> };
+    if (typeof mod.runTask !== 'function') throw new TaskFailure('ECS.InvalidParameterException', `State ${context.stateName}: ${entry} does not export runTask(env)`);
+    try {
+      const output = await mod.runTask({ ...(process.env as Record<string, string>), ...env });
+      results.push({ Name: name, ExitCode: 0, LastStatus: 'STOPPED', output: jsonRoundTrip(output) });
+    } catch (err) {
+      // A container that exits non-zero fails an ecs:runTask.sync task with States.TaskFailed.
+      const payload = lambdaErrorPayload(err);
+      throw new TaskFailure('States.TaskFailed', JSON.stringify({ Containers: [{ Name: name, ExitCode: 1, Reason: `${payload.errorType}: ${payload.errorMessage}` }], StopCode: 'EssentialContainerExited' }));
+    }
+  }
+  return { Tasks: [{ LastStatus: 'STOPPED', StopCode: 'EssentialContainerExited', Containers: results }] } as Json;
+}
+
+/** Default local implementations of service integrations, keyed by Resource (without `.sync`). */
+export const localServiceTasks: Record<string, LocalServiceTask> = {
+  'arn:aws:states:::sns:publish': localSnsPublish,
+  'arn:aws:states:::ecs:runTask': localEcsRunTask,
+};
+
 export interface DefinitionValidation {
   isValid: boolean;
   errors: string[];
@@ -176,6 +283,24 @@ export interface RunStateMachineOptions {
   runOptions?: RunOptions;
   /** Called for each Lambda task invocation (for logging). */
   onTask?: (info: { stateName: string; functionName: string; ok: boolean; ms: number }) => void;
+  /**
+   * Local implementations of non-Lambda service integrations, by Resource ARN without the `.sync`
+   * or `.waitForTaskToken` suffix (e.g. `arn:aws:states:::sns:publish`); merged over the defaults
+   * of `localServiceTasks`.
+   */
+  serviceTasks?: Record<string, LocalServiceTask>;
+}
+
+/** A local stand-in for a service integration: gets the task's resolved Parameters, returns its result. */
+export type LocalServiceTask = (parameters: Json, context: LocalServiceTaskContext) => Promise<Json>;
+
+export interface LocalServiceTaskContext {
+  stateName: string;
+  /** The Task state as written in serverless.yml (intrinsics such as `Ref` not substituted). */
+  rawState: Record<string, unknown>;
+  config: ServerlessConfig;
+  projectRoot: string;
+  executionName: string;
 }
 
 export interface StateMachineResult {
@@ -205,6 +330,31 @@ class TaskFailure extends Error {
 function jsonRoundTrip(value: unknown): Json {
   if (value === undefined) return null;
   return JSON.parse(JSON.stringify(value)) as Json;
+}
+
+/** Task-state overrides that run the local stand-in of each service integration of a definition. */
+function serviceTaskHandlers(definition: unknown, options: RunStateMachineOptions, executionName: string): Record<string, (input: Json) => Promise<Json>> {
+  const serviceTasks = { ...localServiceTasks, ...options.serviceTasks };
+  const handlers: Record<string, (input: Json) => Promise<Json>> = {};
+  for (const task of findServiceTasks(definition)) {
+    const local = serviceTasks[task.integration];
+    if (!local) continue; // no local stand-in: aws-local-stepfunctions would call AWS
+    const context = { stateName: task.stateName, rawState: task.state, config: options.config, projectRoot: options.projectRoot ?? options.config.servicePath, executionName };
+    handlers[task.stateName] = async (input: Json) => {
+      const started = Date.now();
+      const report = (ok: boolean) => options.onTask?.({ stateName: task.stateName, functionName: task.integration, ok, ms: Date.now() - started });
+      try {
+        const result = await local(input, context);
+        report(true);
+        return result;
+      } catch (err) {
+        report(false);
+        if (err instanceof TaskFailure) throw err;
+        throw new TaskFailure('States.TaskFailed', JSON.stringify(lambdaErrorPayload(err)));
+      }
+    };
+  }
+  return handlers;
 }
 
 export async function runStateMachine(options: RunStateMachineOptions): Promise<StateMachineResult> {
@@ -252,6 +402,8 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
           }
         : async (input: Json) => callHandler(resolveFn(task.functionRef, task.stateName), task.stateName, input);
   }
+
+  Object.assign(handlers, serviceTaskHandlers(sm.definition, options, executionName));
 
   const runOptions: RunOptions = {
     ...options.runOptions,

@@ -1,4 +1,6 @@
 import type { CanonicalEvent, CanonicalType } from '../capture/events';
+import { defaultHasher } from '../identity/hashing';
+import type { HashedIdentifier, IdentifierType } from '../identity/identifiers';
 
 /** A recent item interaction kept on the profile, oldest first (input of sequence and item-item models). */
 export interface RecentItem {
@@ -9,10 +11,25 @@ export interface RecentItem {
   channel: string;
 }
 
+/** One line of the shopper's current cart. */
+export interface CartLine {
+  itemId: string;
+  quantity: number;
+}
+
+/** The shopper's consent as last stated (context.consent / traits.consent); absent flags were never stated. */
+export interface ProfileConsent {
+  /** false: events are not stored. */
+  tracking?: boolean;
+  /** false: serve non-personalised (popular) recommendations. Serving reads `profile.consent?.personalization === false`. */
+  personalization?: boolean;
+  /** Time of the event that last stated a flag. */
+  updatedAt?: string;
+}
+
 /** The unified shopper profile as the API and the models read it. */
 export interface Profile {
   profileId: string;
-  userId?: string;
   createdAt: string;
   updatedAt: string;
   lastSeenAt?: string;
@@ -21,6 +38,13 @@ export interface Profile {
   recentItems: RecentItem[];
   purchased: string[];
   totalRevenue: number;
+  /** Current cart: add_to_cart adds, remove_from_cart removes the line, a purchase clears it. */
+  cart: CartLine[];
+  consent?: ProfileConsent;
+  /** Every identifier linked to the profile, typed and keyed-hashed (never raw). */
+  identifiers: HashedIdentifier[];
+  /** Profiles merged into this one (their ids now redirect here). */
+  mergedFrom: string[];
 }
 
 export const RECENT_ITEMS_KEEP = 100;
@@ -33,9 +57,28 @@ export function recentItemsOf(event: CanonicalEvent): RecentItem[] {
   return event.items.map((item) => ({ itemId: item.itemId, type: event.type, ts, channel: event.channel }));
 }
 
-/** Profile id derived from the identifiers on an event (identity links may override it). */
+/** Prefix of identifier references: `ref:<type>:<hash>` names "the profile this identifier resolves to". */
+export const PROFILE_REF_PREFIX = 'ref:';
+
+export function profileRef(id: HashedIdentifier): string {
+  return `${PROFILE_REF_PREFIX}${id.type}:${id.hash}`;
+}
+
+export function parseProfileRef(value: string): HashedIdentifier | undefined {
+  if (!value.startsWith(PROFILE_REF_PREFIX)) return undefined;
+  const rest = value.slice(PROFILE_REF_PREFIX.length);
+  const colon = rest.indexOf(':');
+  if (colon < 0) return undefined;
+  return { type: rest.slice(0, colon) as IdentifierType, hash: rest.slice(colon + 1) };
+}
+
+/**
+ * A reference to the profile of a user id (or else an anonymous id), hashed with the keyed hash.
+ * `ProfileRepository.get` resolves it through the identity graph (links, merges), so serving can
+ * keep calling `profiles.get(primaryProfileId({ userId }))`; prefer `profiles.getByIdentifier`.
+ */
 export function primaryProfileId(ids: { userId?: string; anonymousId?: string }): string {
-  if (ids.userId) return `u:${ids.userId}`;
-  if (ids.anonymousId) return `a:${ids.anonymousId}`;
+  if (ids.userId) return profileRef(defaultHasher().hash('userId', ids.userId));
+  if (ids.anonymousId) return profileRef(defaultHasher().hash('anonymousId', ids.anonymousId));
   throw new Error('an event needs a userId or an anonymousId');
 }

@@ -1,48 +1,94 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CanonicalEvent } from '../capture/events';
-import { type Profile, RECENT_ITEMS_KEEP, type RecentItem, recentItemsOf, SEEN_MAX, SEEN_RETENTION_DAYS } from './profile';
+import { IdentityGraph, isConditionFailure, isMissingDocumentPath } from '../identity/graph';
+import type { IdentityGuardsConfig } from '../identity/guards';
+import { defaultHasher, type IdentifierHasher } from '../identity/hashing';
+import type { HashedIdentifier, IdentifierType } from '../identity/identifiers';
+import { type CartLine, parseProfileRef, type Profile, RECENT_ITEMS_KEEP, type RecentItem, recentItemsOf, SEEN_MAX, SEEN_RETENTION_DAYS } from './profile';
+import { HISTORY_SK_PREFIX, identifiersOf, type MergeHistoryEntry, profileKey, type StoredProfile } from './stored';
 
-const PROFILE_SK = 'PROFILE';
-const profileKey = (profileId: string) => ({ pk: `PROFILE#${profileId}`, sk: PROFILE_SK });
-const identityKey = (kind: string, value: string) => ({ pk: `IDENT#${kind}#${value}`, sk: 'LINK' });
+export type ApplyOutcome = 'applied' | 'duplicate' | 'suppressed';
 
-type StoredProfile = Record<string, unknown> & {
-  profileId: string;
-  version?: number;
-  seen?: Record<string, number>;
-  recent?: { i: string; t: string; ts: number; c: string }[];
-};
+/** A profile as the API shows it: the unified profile, how the request reached it, and its merge history. */
+export interface ProfileView {
+  profile: Profile;
+  /** The id or identifier asked for, when it is not the profile's own id (a merged id, an identifier). */
+  resolvedFrom?: string;
+  history: MergeHistoryEntry[];
+}
 
-export type ApplyOutcome = 'applied' | 'duplicate';
+const MAX_REDIRECT_HOPS = 8;
 
 /**
  * Profiles in DynamoDB, updated atomically per event with one UpdateItem. Each profile remembers the
- * message ids it has counted (for SEEN_RETENTION_DAYS), so a retried event is counted once.
+ * message ids it has counted (for SEEN_RETENTION_DAYS), so a retried event is counted once; an event
+ * that reaches a profile merged meanwhile follows the redirect, one that reaches an erased profile is
+ * dropped ('suppressed').
  */
 export class ProfileRepository {
+  readonly identity: IdentityGraph;
+  private readonly hasherOverride: IdentifierHasher;
+
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
     private readonly table: string,
-  ) {}
+    options: { guards?: IdentityGuardsConfig; hasher?: IdentifierHasher } = {},
+  ) {
+    this.identity = new IdentityGraph(ddb, table, options.guards ? { guards: options.guards } : {});
+    // Built now, so a deployed function without PII_HASH_KEY fails at cold start, not on a request.
+    this.hasherOverride = options.hasher ?? defaultHasher();
+  }
+
+  get hasher(): IdentifierHasher {
+    return this.hasherOverride;
+  }
+
+  get tableName(): string {
+    return this.table;
+  }
+
+  /** The table's client, for other records of the same single table (e.g. the import ledger). */
+  get client(): DynamoDBDocumentClient {
+    return this.ddb;
+  }
 
   async applyEvent(profileId: string, event: CanonicalEvent, now = new Date()): Promise<ApplyOutcome> {
-    try {
-      const updated = await this.update(profileId, event, now);
-      await this.compactIfNeeded(updated, now);
-      return 'applied';
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return 'duplicate';
-      if (!isMissingDocumentPath(error)) throw error;
+    let target = profileId;
+    let initialised = false;
+    for (let hop = 0; hop < MAX_REDIRECT_HOPS; hop++) {
+      try {
+        const updated = await this.update(target, event, now);
+        await this.compactIfNeeded(updated, now);
+        return 'applied';
+      } catch (error) {
+        if (isMissingDocumentPath(error)) {
+          await this.initialise(target, now, initialised);
+          initialised = true;
+          continue;
+        }
+        if (!isConditionFailure(error)) throw error;
+      }
+      const state = await this.ddb.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: profileKey(target),
+          ConsistentRead: true,
+          ProjectionExpression: '#st, seen.#mid',
+          ExpressionAttributeNames: { '#st': 'status', '#mid': event.eventId },
+        }),
+      );
+      const item = state.Item as { status?: string; seen?: Record<string, number> } | undefined;
+      if (item?.seen && Object.hasOwn(item.seen, event.eventId)) return 'duplicate';
+      // Profiles are never deleted (erasure leaves a tombstone), so a failed condition on an item
+      // that cannot be read back has no cause but the seen check: the condition's answer stands.
+      if (!item) return 'duplicate';
+      if (item.status === 'deleted') return 'suppressed';
+      if (item.status === 'active' || item.status === undefined) continue; // raced a merge that just ended
+      const live = await this.identity.live(target, now);
+      if (!live) return 'suppressed';
+      target = live.profileId;
     }
-    await this.createSkeleton(profileId, now);
-    try {
-      await this.update(profileId, event, now);
-      return 'applied';
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return 'duplicate';
-      throw error;
-    }
+    throw new Error(`event ${event.eventId}: profile ${profileId} kept moving (more than ${MAX_REDIRECT_HOPS} redirects)`);
   }
 
   private async update(profileId: string, event: CanonicalEvent, now: Date): Promise<StoredProfile> {
@@ -51,6 +97,7 @@ export class ProfileRepository {
       '#cnt': `cnt_${event.type}`,
       '#chc': `ch_${event.channel}`,
       '#chl': `last_${event.channel}`,
+      '#st': 'status',
     };
     const values: Record<string, unknown> = {
       ':one': 1,
@@ -58,18 +105,16 @@ export class ProfileRepository {
       ':ts': event.timestamp,
       ':seenAt': Math.floor(now.getTime() / 1000),
       ':channel': new Set([event.channel]),
+      ':active': 'active',
     };
     const set = ['updatedAt = :now', 'seen.#mid = :seenAt', '#chl = :ts', 'lastSeenAt = :ts'];
     const add = ['version :one', '#cnt :one', '#chc :one', 'channels :channel'];
+    const remove: string[] = [];
     const recent = recentItemsOf(event).map((r) => ({ i: r.itemId, t: r.type, ts: r.ts, c: r.channel }));
     if (recent.length > 0) {
       set.push('recent = list_append(if_not_exists(recent, :empty), :recent)');
       values[':recent'] = recent;
       values[':empty'] = [];
-    }
-    if (event.userId) {
-      set.push('userId = if_not_exists(userId, :uid)');
-      values[':uid'] = event.userId;
     }
     if (event.type === 'purchase' && event.items.length > 0) {
       add.push('purchased :items');
@@ -79,12 +124,14 @@ export class ProfileRepository {
       add.push('totalRevenue :revenue');
       values[':revenue'] = event.revenue;
     }
+    cartChanges(event, names, values, set, remove);
+    const expression = `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''} ADD ${add.join(', ')}`;
     const out = await this.ddb.send(
       new UpdateCommand({
         TableName: this.table,
         Key: profileKey(profileId),
-        UpdateExpression: `SET ${set.join(', ')} ADD ${add.join(', ')}`,
-        ConditionExpression: 'attribute_not_exists(seen.#mid)',
+        UpdateExpression: expression,
+        ConditionExpression: 'attribute_not_exists(seen.#mid) AND (attribute_not_exists(#st) OR #st = :active)',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
@@ -93,17 +140,39 @@ export class ProfileRepository {
     return out.Attributes as StoredProfile;
   }
 
-  private async createSkeleton(profileId: string, now: Date): Promise<void> {
+  /** A profile item without the maps an update writes into: create it, or (second time) add the maps. */
+  private async initialise(profileId: string, now: Date, exists: boolean): Promise<void> {
+    if (exists) {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: profileKey(profileId),
+          UpdateExpression: 'SET seen = if_not_exists(seen, :map), cart = if_not_exists(cart, :map), consent = if_not_exists(consent, :map)',
+          ExpressionAttributeValues: { ':map': {} },
+        }),
+      );
+      return;
+    }
     try {
       await this.ddb.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...profileKey(profileId), profileId, createdAt: now.toISOString(), updatedAt: now.toISOString(), version: 0, seen: {} },
+          Item: {
+            ...profileKey(profileId),
+            profileId,
+            status: 'active',
+            createdAt: now.toISOString(),
+            updatedAt: now.toISOString(),
+            version: 0,
+            seen: {},
+            cart: {},
+            consent: {},
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!isConditionFailure(error)) throw error;
     }
   }
 
@@ -131,42 +200,91 @@ export class ProfileRepository {
       );
     } catch (error) {
       // A concurrent writer moved the version on; the next write compacts instead.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!isConditionFailure(error)) throw error;
     }
   }
 
-  async get(profileId: string): Promise<Profile | undefined> {
-    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: profileKey(profileId), ConsistentRead: true }));
-    return out.Item ? toProfile(out.Item as StoredProfile) : undefined;
+  /**
+   * The live profile behind a profile id (following merge redirects) or an identifier reference
+   * (`primaryProfileId(...)`); undefined when there is none or it was erased.
+   */
+  async get(idOrRef: string, now = new Date()): Promise<Profile | undefined> {
+    const ref = parseProfileRef(idOrRef);
+    if (ref) return this.getByHashedIdentifier(ref, now);
+    const item = await this.identity.live(idOrRef, now, true);
+    return item ? toProfile(item) : undefined;
   }
 
-  /** Which profile an anonymous id belongs to, if a login or alias linked it. */
-  async resolveAnonymous(anonymousId: string): Promise<string | undefined> {
-    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: identityKey('anon', anonymousId) }));
-    return out.Item?.profileId as string | undefined;
+  /** The profile of a raw identifier (normalised and hashed here, never stored raw). */
+  async getByIdentifier(type: IdentifierType, value: string, now = new Date()): Promise<Profile | undefined> {
+    return this.getByHashedIdentifier(this.hasher.hash(type, value), now);
   }
 
-  /** Links an anonymous id to a profile; the first link wins, so a retry or a replay changes nothing. */
-  async linkAnonymous(anonymousId: string, profileId: string, now = new Date()): Promise<string> {
-    try {
-      await this.ddb.send(
-        new PutCommand({
+  async getByHashedIdentifier(id: HashedIdentifier, now = new Date()): Promise<Profile | undefined> {
+    const linked = await this.identity.linkedProfileId(id);
+    if (!linked) return undefined;
+    const item = await this.identity.live(linked, now, true);
+    return item ? toProfile(item) : undefined;
+  }
+
+  /** Profile + merge history (its own and that of every profile merged into it), for the API. */
+  async view(profileId: string, now = new Date()): Promise<ProfileView | undefined> {
+    const item = await this.identity.live(profileId, now, true);
+    if (!item) return undefined;
+    const profile = toProfile(item);
+    const ids = [profile.profileId, ...profile.mergedFrom];
+    const history = (await Promise.all(ids.map((id) => this.history(id)))).flat();
+    const unique = new Map(history.map((h) => [`${h.kind}|${h.survivor}|${h.other}`, h]));
+    const view: ProfileView = { profile, history: [...unique.values()].sort((a, b) => a.at.localeCompare(b.at)) };
+    if (profileId !== profile.profileId) view.resolvedFrom = profileId;
+    return view;
+  }
+
+  async history(profileId: string): Promise<MergeHistoryEntry[]> {
+    const entries: MergeHistoryEntry[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.ddb.send(
+        new QueryCommand({
           TableName: this.table,
-          Item: { ...identityKey('anon', anonymousId), profileId, linkedAt: now.toISOString() },
-          ConditionExpression: 'attribute_not_exists(pk)',
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :hist)',
+          ExpressionAttributeValues: { ':pk': profileKey(profileId).pk, ':hist': HISTORY_SK_PREFIX },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
         }),
       );
-      return profileId;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return (await this.resolveAnonymous(anonymousId)) ?? profileId;
-    }
+      for (const item of page.Items ?? []) {
+        const { pk: _pk, sk: _sk, ...entry } = item;
+        entries.push(entry as MergeHistoryEntry);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return entries;
   }
 }
 
-function isMissingDocumentPath(error: unknown): boolean {
-  const e = error as { name?: string; message?: string };
-  return e?.name === 'ValidationException' && /document path/i.test(e.message ?? '');
+/** Cart updates of one event: add sums quantities per line, remove drops the line, a purchase empties the cart. */
+function cartChanges(event: CanonicalEvent, names: Record<string, string>, values: Record<string, unknown>, set: string[], remove: string[]): void {
+  if (event.type === 'purchase') {
+    set.push('cart = :emptyCart');
+    values[':emptyCart'] = {};
+    return;
+  }
+  if (event.type !== 'add_to_cart' && event.type !== 'remove_from_cart') return;
+  const lines = new Map<string, number>();
+  for (const item of event.items) lines.set(item.itemId, (lines.get(item.itemId) ?? 0) + Math.max(1, Math.round(item.quantity ?? 1)));
+  names['#cart'] = 'cart';
+  values[':zero'] = 0;
+  let n = 0;
+  for (const [itemId, quantity] of lines) {
+    names[`#ci${n}`] = itemId;
+    if (event.type === 'add_to_cart') {
+      values[`:cq${n}`] = quantity;
+      set.push(`#cart.#ci${n} = if_not_exists(#cart.#ci${n}, :zero) + :cq${n}`);
+    } else remove.push(`#cart.#ci${n}`);
+    n += 1;
+  }
+  if (event.type === 'remove_from_cart') delete values[':zero'];
 }
 
 export function toProfile(item: StoredProfile): Profile {
@@ -189,6 +307,10 @@ export function toProfile(item: StoredProfile): Profile {
     .sort((a, b) => a.ts - b.ts)
     .slice(-RECENT_ITEMS_KEEP);
   const purchased = item.purchased instanceof Set ? [...(item.purchased as Set<string>)].sort() : [];
+  const cart: CartLine[] = Object.entries(item.cart ?? {})
+    .filter(([, q]) => Number(q) > 0)
+    .map(([itemId, quantity]) => ({ itemId, quantity: Number(quantity) }))
+    .sort((a, b) => a.itemId.localeCompare(b.itemId));
   const profile: Profile = {
     profileId: item.profileId,
     createdAt: String(item.createdAt),
@@ -198,8 +320,18 @@ export function toProfile(item: StoredProfile): Profile {
     recentItems,
     purchased,
     totalRevenue: Number(item.totalRevenue ?? 0),
+    cart,
+    identifiers: identifiersOf(item),
+    mergedFrom: item.mergedFrom instanceof Set ? [...item.mergedFrom].sort() : [],
   };
-  if (typeof item.userId === 'string') profile.userId = item.userId;
   if (typeof item.lastSeenAt === 'string') profile.lastSeenAt = item.lastSeenAt;
+  const consent = item.consent;
+  if (consent && (consent.tracking !== undefined || consent.personalization !== undefined)) {
+    profile.consent = {
+      ...(consent.tracking !== undefined ? { tracking: consent.tracking } : {}),
+      ...(consent.personalization !== undefined ? { personalization: consent.personalization } : {}),
+      ...(typeof item.consentAt === 'string' ? { updatedAt: item.consentAt } : {}),
+    };
+  }
   return profile;
 }

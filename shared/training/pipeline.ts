@@ -1,167 +1,235 @@
-import { randomUUID } from 'node:crypto';
-import { evaluateScorer, gateAgainstBaseline, type GateDecision, onnxScorer, popularityScorer, buildTestCases } from '../../models/recommender/evaluate';
-import { RECOMMENDER_FAMILY } from '../../models/recommender/contract';
-import { type ItemIndex, trainRecommender } from '../../models/recommender/train';
-import type { MetricSummary } from '../../models/evaluation/metrics';
-import { createSession, describeSession } from '../onnx/session';
-import { type ModelCard, ModelRegistry, newVersionId } from '../registry/registry';
-import type { BlobStore } from '../storage/blob';
-import { loadSnapshot, prepareSnapshot, type SnapshotManifest } from './snapshot';
-
-/** Bumped when training code changes in a way that changes models. */
-export const CODE_VERSION = 'recommender-ease@1';
-
-/** The state the retraining state machine carries from task to task. */
-export interface RunState {
-  runId: string;
-  startedAt: string;
-  trigger?: string;
-  snapshot?: SnapshotManifest;
-  enoughData?: boolean;
-  candidate?: { family: string; version: string; trainingSeconds: number };
-  evaluation?: { model: MetricSummary; baseline: MetricSummary; cases: number };
-  gate?: GateDecision;
-  promoted?: { family: string; version: string; previous?: string };
-  error?: { Error?: string; Cause?: string };
-}
-
-export interface PrepareInput {
-  runId?: string;
-  trigger?: string;
-  asOf?: string;
-  holdoutDays?: number;
-  minUsers?: number;
-}
-
-/** Fewer holdout shoppers than this and a run is skipped: its metrics would be noise. */
-export const MIN_HOLDOUT_USERS = 10;
-
-export async function prepareStep(blobs: BlobStore, input: PrepareInput, now = new Date()): Promise<RunState> {
-  const runId = input.runId ?? `${now.toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
-  const snapshot = await prepareSnapshot(blobs, { runId, ...(input.asOf ? { asOf: input.asOf } : {}), holdoutDays: input.holdoutDays ?? 7 });
-  const enoughData = snapshot.counts.holdoutUsers >= (input.minUsers ?? MIN_HOLDOUT_USERS) && snapshot.counts.items >= 10;
-  return { runId, startedAt: now.toISOString(), ...(input.trigger ? { trigger: input.trigger } : {}), snapshot, enoughData };
-}
-
-function requireSnapshot(state: RunState): SnapshotManifest {
-  if (!state.snapshot) throw new Error('run state has no snapshot: PrepareSnapshot must run first');
-  return state.snapshot;
-}
-
 /**
- * Trains two artifacts from one snapshot: the evaluation model on the interactions before the holdout
- * (scored in the next step) and the serving model on the whole window with the same hyperparameters.
+ * The light steps of the retraining state machine: PrepareSnapshot, GateCandidates, PromoteModel and
+ * RecordRun. Nothing here reaches onnxruntime-node or tfjs (the per-family train and evaluate steps
+ * live in ./trainers/), so these Lambdas ship without the native runtime.
  */
-export async function trainStep(blobs: BlobStore, state: RunState, now = new Date()): Promise<RunState> {
-  const manifest = requireSnapshot(state);
-  const registry = new ModelRegistry(blobs);
-  const { interactions, items: meta } = await loadSnapshot(blobs, manifest);
-  const holdoutStartMs = Date.parse(manifest.holdoutStart);
-  const version = newVersionId(now, state.runId);
-  const evalModel = await trainRecommender(interactions.filter((x) => x.ts < holdoutStartMs), {}, { version, split: 'train' });
-  const serving = await trainRecommender(interactions, evalModel.hyperparameters, { version, split: 'full' });
-  const session = await createSession(serving.onnx);
-  const signature = describeSession(session);
-  await session.release();
-  await registry.putArtifact(RECOMMENDER_FAMILY, version, 'model.onnx', serving.onnx);
-  await registry.putArtifact(RECOMMENDER_FAMILY, version, 'items.json', withMeta(serving.items, meta));
-  await registry.putArtifact(RECOMMENDER_FAMILY, version, 'eval/model.onnx', evalModel.onnx);
-  await registry.putArtifact(RECOMMENDER_FAMILY, version, 'eval/items.json', evalModel.items);
-  const champion = await registry.getAlias(RECOMMENDER_FAMILY, 'champion');
-  const card: ModelCard = {
-    family: RECOMMENDER_FAMILY,
-    version,
-    createdAt: now.toISOString(),
-    algorithm: 'EASE item-item (closed form, onnxruntime Inverse)',
-    hyperparameters: serving.hyperparameters,
-    signature: {
-      inputs: signature.inputs.map((v) => ({ name: v.name, type: v.type ?? 'unknown', shape: v.shape ?? [] })),
-      outputs: signature.outputs.map((v) => ({ name: v.name, type: v.type ?? 'unknown', shape: v.shape ?? [] })),
-    },
-    data: {
-      snapshot: manifest.runId,
-      asOf: manifest.asOf,
-      holdoutStart: manifest.holdoutStart,
-      users: serving.stats.users,
-      items: serving.stats.items,
-      interactions: serving.stats.interactions,
-    },
-    trainingSeconds: evalModel.stats.seconds + serving.stats.seconds,
-    ...(champion ? { parentVersion: champion.version } : {}),
-    codeVersion: CODE_VERSION,
-  };
-  await registry.putCard(card);
-  return { ...state, candidate: { family: RECOMMENDER_FAMILY, version, trainingSeconds: card.trainingSeconds } };
+import { randomUUID } from 'node:crypto';
+import { gateAgainstChampion } from '../registry/gate';
+import { ModelRegistry, newVersionId } from '../registry/registry';
+import { type RunReportHistory, writeRunReport } from '../reports/runs';
+import type { BlobStore } from '../storage/blob';
+import { PRIMARY_FAMILY } from './families';
+import { type FamilyGate, type Promotion, type RunConfig, type RunState, requireSnapshot, resolveRunConfig, runKeys } from './run';
+import { prepareSnapshot } from './snapshot';
+
+export * from './run';
+
+/** What the PrepareSnapshot task receives: the execution input and the execution's identity. */
+export interface PrepareEvent {
+  request?: unknown;
+  /** The execution name: the run id (a retry of the task gets the same one). */
+  runId?: string;
+  /** The execution start time. */
+  startedAt?: string;
 }
 
-function withMeta(items: ItemIndex, meta: Record<string, { category?: string; price?: number; name?: string }>) {
-  return { ...items, categories: items.itemIds.map((id) => meta[id]?.category ?? null) };
-}
+const safeRunId = (raw: string) => raw.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
 
-/** Scores the evaluation artifact (via onnxruntime, as served) and the popularity baseline on the same holdout. */
-export async function evaluateStep(blobs: BlobStore, state: RunState): Promise<RunState> {
-  const manifest = requireSnapshot(state);
-  if (!state.candidate) throw new Error('run state has no candidate: TrainRecommender must run first');
-  const registry = new ModelRegistry(blobs);
-  const { family, version } = state.candidate;
-  const [bytes, items, card, snapshot] = await Promise.all([
-    registry.getModelBytes(family, version, 'eval/model.onnx'),
-    registry.getJson<ItemIndex>(family, version, 'eval/items.json'),
-    registry.getCard(family, version),
-    loadSnapshot(blobs, manifest),
-  ]);
-  if (!bytes || !items || !card) throw new Error(`candidate ${family}/${version} is incomplete in the registry`);
-  const cases = buildTestCases(snapshot.interactions, Date.parse(manifest.holdoutStart));
-  const session = await createSession(bytes);
-  try {
-    const model = await evaluateScorer(cases, items.itemIds, onnxScorer(session));
-    const baseline = await evaluateScorer(cases, items.itemIds, popularityScorer(items.popularity));
-    const gate = gateAgainstBaseline(model, baseline);
-    await registry.putCard({ ...card, metrics: model, baseline, gate });
-    return { ...state, evaluation: { model, baseline, cases: cases.length }, gate };
-  } finally {
-    await session.release();
+/** Thrown when the configuration cannot train a snapshot of this size. */
+export class TrainingComputeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingComputeUnavailable';
   }
 }
 
-export async function promoteStep(blobs: BlobStore, state: RunState, now = new Date()): Promise<RunState> {
-  if (!state.candidate || !state.gate?.passed) throw new Error('only a candidate that passed the gate can be promoted');
+/**
+ * Validates the request, resolves the run's configuration, writes the point-in-time snapshot and
+ * the run state (the training container's input) under the run id. Idempotent per run id.
+ */
+export async function prepareStep(blobs: BlobStore, event: PrepareEvent, defaults: RunConfig, now = new Date()): Promise<RunState> {
+  const { request, config } = resolveRunConfig(event.request, defaults);
+  const startedAt = event.startedAt ? new Date(event.startedAt) : now;
+  if (Number.isNaN(startedAt.getTime())) throw new Error(`startedAt "${event.startedAt}" is not a date`);
+  const runId = safeRunId(event.runId ?? `${now.toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`);
+  const snapshot = await prepareSnapshot(blobs, { runId, ...(request.asOf ? { asOf: request.asOf } : {}), holdoutDays: config.holdoutDays });
+  const enoughData = snapshot.counts.holdoutUsers >= config.minHoldoutUsers && snapshot.counts.items >= 10;
+  const { fargate } = config.compute;
+  if (
+    enoughData &&
+    snapshot.counts.interactions > config.compute.fargateAboveInteractions &&
+    (fargate.subnets.length === 0 || fargate.securityGroups.length === 0)
+  ) {
+    throw new TrainingComputeError(
+      `snapshot has ${snapshot.counts.interactions} interactions, above compute.fargateAboveInteractions = ${config.compute.fargateAboveInteractions}, ` +
+        'so it must train on ECS Fargate, but TRAINING_SUBNETS and TRAINING_SECURITY_GROUPS are not both set',
+    );
+  }
+  const state: RunState = {
+    runId,
+    startedAt: startedAt.toISOString(),
+    ...(request.trigger ? { trigger: request.trigger } : {}),
+    ...(request.asOf ? { asOf: request.asOf } : {}),
+    config,
+    candidateVersion: newVersionId(startedAt, runId),
+    stateKey: runKeys(runId).state,
+    snapshot,
+    enoughData,
+  };
+  await blobs.putJson(state.stateKey, state);
+  return state;
+}
+
+/**
+ * Applies each family's gate to its evaluation (candidate vs champion vs popularity, same holdout)
+ * and writes each candidate's model card with the decision. A champion that exists but could not be
+ * scored fails the gate: nothing is promoted on a comparison that was not made.
+ */
+export async function gateStep(blobs: BlobStore, state: RunState): Promise<RunState> {
+  const evaluations = state.families ?? [];
+  if (evaluations.length === 0) throw new Error('run state has no family evaluations: TrainAndEvaluate must run first');
   const registry = new ModelRegistry(blobs);
-  const pointer = await registry.setAlias(state.candidate.family, 'champion', state.candidate.version, state.gate.reasons.join('; '), now);
-  return { ...state, promoted: { family: state.candidate.family, version: pointer.version, ...(pointer.previous ? { previous: pointer.previous } : {}) } };
+  const families: FamilyGate[] = [];
+  for (const evaluation of evaluations) {
+    const policy = state.config.policies[evaluation.family];
+    if (!policy) throw new Error(`no gate policy for family ${evaluation.family}`);
+    const decision = gateAgainstChampion(evaluation.metrics, evaluation.champion?.metrics ?? null, evaluation.baseline, policy);
+    const reasons = [...decision.reasons];
+    let passed = decision.passed;
+    if (evaluation.championNotComparable) {
+      passed = false;
+      reasons.unshift(`not compared with the champion: ${evaluation.championNotComparable}`);
+    }
+    const gate: FamilyGate = { family: evaluation.family, passed, reasons, policy, championVersion: evaluation.champion?.version ?? null };
+    if (evaluation.championNotComparable) {
+      const alias = await registry.getAlias(evaluation.family, 'champion');
+      gate.championVersion = alias?.version ?? null;
+    }
+    families.push(gate);
+    const card = await registry.getCard(evaluation.family, evaluation.candidate.version);
+    if (!card) throw new Error(`candidate ${evaluation.family}/${evaluation.candidate.version} has no model card`);
+    const snapshot = requireSnapshot(state);
+    await registry.putCard({
+      ...card,
+      metrics: evaluation.metrics,
+      baseline: evaluation.baseline,
+      ...(evaluation.champion ? { champion: { version: evaluation.champion.version, metrics: evaluation.champion.metrics } } : {}),
+      holdout: { snapshot: snapshot.runId, asOf: snapshot.asOf, holdoutStart: snapshot.holdoutStart, cases: evaluation.cases },
+      gate: { passed: gate.passed, reasons: gate.reasons },
+    });
+  }
+  return { ...state, gate: { passed: families.some((f) => f.passed), families } };
+}
+
+/**
+ * Moves each passing family's champion alias to its candidate, only from the champion the candidate
+ * was judged against (compare-and-set: a champion moved meanwhile fails the task with
+ * AliasConflictError and nothing is overwritten). A retry after a partial promotion finds the alias
+ * already on the candidate and leaves it.
+ */
+export async function promoteStep(blobs: BlobStore, state: RunState, now = new Date()): Promise<RunState> {
+  const passing = (state.gate?.families ?? []).filter((f) => f.passed);
+  if (passing.length === 0) throw new Error('only candidates that passed the gate can be promoted');
+  const registry = new ModelRegistry(blobs);
+  const promotions: Promotion[] = [];
+  for (const gate of passing) {
+    const reason = `run ${state.runId}: ${gate.reasons.join('; ')}`;
+    const pointer = await registry.compareAndSetAlias(gate.family, 'champion', gate.championVersion, state.candidateVersion, reason, now);
+    promotions.push({ family: gate.family, version: pointer.version, ...(pointer.previous ? { previous: pointer.previous } : {}) });
+  }
+  return { ...state, promotions };
 }
 
 export type RunOutcome = 'promoted' | 'rejected' | 'skipped' | 'failed';
 
+/** One family's part of a run report. */
+export interface FamilyReport {
+  family: string;
+  candidate: { family: string; version: string; trainingSeconds: number; compute: string };
+  metrics: Record<string, number>;
+  baseline: Record<string, number>;
+  champion?: { version: string; artifact: string; metrics: Record<string, number> };
+  championNotComparable?: string;
+  cases: number;
+  gate?: { passed: boolean; reasons: string[] };
+  promoted?: Promotion;
+}
+
+/**
+ * The run report (runs/<runId>/report.json and the state machine's output). The top-level
+ * candidate/metrics/baseline/gate/promoted fields repeat the primary family's (`recommender`) for
+ * readers written before there were several families.
+ */
 export interface RunReport {
   runId: string;
   outcome: RunOutcome;
+  startedAt?: string;
   finishedAt: string;
-  candidate?: RunState['candidate'];
-  metrics?: MetricSummary;
-  baseline?: MetricSummary;
-  gate?: GateDecision;
-  promoted?: RunState['promoted'];
-  snapshot?: SnapshotManifest['counts'];
-  error?: RunState['error'];
+  trigger?: string;
   reportKey: string;
+  htmlKey: string;
+  snapshot?: { asOf: string; holdoutStart: string } & NonNullable<RunState['snapshot']>['counts'];
+  config?: RunConfig;
+  families: FamilyReport[];
+  candidate?: { family: string; version: string; trainingSeconds: number };
+  metrics?: Record<string, number>;
+  baseline?: Record<string, number>;
+  gate?: { passed: boolean; reasons: string[] };
+  promoted?: Promotion;
+  error?: { Error?: string; Cause?: string };
 }
 
-/** Writes the run report under runs/<runId>/report.json, whatever the outcome. */
-export async function recordStep(blobs: BlobStore, outcome: RunOutcome, state: RunState, now = new Date()): Promise<RunReport> {
-  const reportKey = `runs/${state.runId}/report.json`;
-  const report: RunReport = {
-    runId: state.runId,
-    outcome,
+/** What the RecordRun task receives. */
+export interface RecordEvent {
+  outcome: RunOutcome;
+  run: Partial<RunState>;
+  /** The execution name (the run id when PrepareSnapshot never ran). */
+  executionName?: string;
+  /** The execution start time (the run's start when PrepareSnapshot never ran). */
+  startedAt?: string;
+}
+
+export function buildRunReport(event: RecordEvent, now: Date): RunReport {
+  const run = event.run;
+  const runId = run.runId ?? safeRunId(event.executionName ?? `failed-${now.toISOString().replace(/[-:.]/g, '')}`);
+  const keys = runKeys(runId);
+  const gates = new Map((run.gate?.families ?? []).map((g) => [g.family, g]));
+  const promotions = new Map((run.promotions ?? []).map((p) => [p.family, p]));
+  const families: FamilyReport[] = (run.families ?? []).map((e) => {
+    const gate = gates.get(e.family);
+    const promoted = promotions.get(e.family);
+    return {
+      family: e.family,
+      candidate: { family: e.family, version: e.candidate.version, trainingSeconds: e.candidate.trainingSeconds, compute: e.candidate.compute },
+      metrics: e.metrics,
+      baseline: e.baseline,
+      ...(e.champion ? { champion: e.champion } : {}),
+      ...(e.championNotComparable ? { championNotComparable: e.championNotComparable } : {}),
+      cases: e.cases,
+      ...(gate ? { gate: { passed: gate.passed, reasons: gate.reasons } } : {}),
+      ...(promoted ? { promoted } : {}),
+    };
+  });
+  const primary = families.find((f) => f.family === PRIMARY_FAMILY);
+  const snapshot = run.snapshot;
+  const startedAt = run.startedAt ?? event.startedAt;
+  return {
+    runId,
+    outcome: event.outcome,
+    ...(startedAt ? { startedAt } : {}),
     finishedAt: now.toISOString(),
-    reportKey,
-    ...(state.candidate ? { candidate: state.candidate } : {}),
-    ...(state.evaluation ? { metrics: state.evaluation.model, baseline: state.evaluation.baseline } : {}),
-    ...(state.gate ? { gate: state.gate } : {}),
-    ...(state.promoted ? { promoted: state.promoted } : {}),
-    ...(state.snapshot ? { snapshot: state.snapshot.counts } : {}),
-    ...(state.error ? { error: state.error } : {}),
+    ...(run.trigger ? { trigger: run.trigger } : {}),
+    reportKey: keys.report,
+    htmlKey: keys.html,
+    ...(snapshot ? { snapshot: { asOf: snapshot.asOf, holdoutStart: snapshot.holdoutStart, ...snapshot.counts } } : {}),
+    ...(run.config ? { config: run.config } : {}),
+    families,
+    ...(primary
+      ? {
+          candidate: { family: primary.family, version: primary.candidate.version, trainingSeconds: primary.candidate.trainingSeconds },
+          metrics: primary.metrics,
+          baseline: primary.baseline,
+          ...(primary.gate ? { gate: primary.gate } : {}),
+          ...(primary.promoted ? { promoted: primary.promoted } : {}),
+        }
+      : {}),
+    ...(run.error ? { error: run.error } : {}),
   };
-  await blobs.putJson(reportKey, report);
+}
+
+/** Writes the run report (JSON, HTML with the families' history, list index), whatever the outcome. */
+export async function recordStep(blobs: BlobStore, event: RecordEvent, now = new Date(), history?: RunReportHistory): Promise<RunReport> {
+  const report = buildRunReport(event, now);
+  await writeRunReport(blobs, report, history);
   return report;
 }

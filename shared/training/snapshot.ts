@@ -1,5 +1,6 @@
 import { type CanonicalEvent, INTERACTION_WEIGHT } from '../capture/events';
 import { readRawEvents } from '../capture/raw-events';
+import { withoutSuppressed } from '../privacy/suppression';
 import type { BlobStore } from '../storage/blob';
 
 export const SNAPSHOTS_PREFIX = 'snapshots/';
@@ -62,7 +63,8 @@ export function buildInteractions(events: readonly CanonicalEvent[], asOfMs: num
 
 /** Prepares the training snapshot of one retraining run under snapshots/<runId>/. */
 export async function prepareSnapshot(blobs: BlobStore, options: SnapshotOptions): Promise<SnapshotManifest> {
-  const events = await readRawEvents(blobs, options.asOf ? { toDay: options.asOf.slice(0, 10) } : {});
+  // Privacy: erased shoppers (suppression list) never reach a training snapshot.
+  const events = await withoutSuppressed(blobs, await readRawEvents(blobs, options.asOf ? { toDay: options.asOf.slice(0, 10) } : {}));
   const newest = events.at(-1)?.timestamp;
   const asOf = options.asOf ?? newest ?? new Date(0).toISOString();
   const asOfMs = Date.parse(asOf);

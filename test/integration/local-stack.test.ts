@@ -113,11 +113,13 @@ describe('loadServerlessConfig', () => {
     expect(config.functions.captureBatch?.events).toContainEqual({ type: 'httpApi', method: 'POST', path: '/v1/batch' });
     expect(config.functions.captureBatch?.handlerModule).toBe('functions/http/capture-batch');
     const s3Rules = config.functions.buildFeatures?.events.flatMap((e) => (e.type === 's3' ? [e.rules] : []));
-    expect(s3Rules).toEqual([
-      [{ prefix: 'imports/' }, { suffix: '.ndjson' }],
-      [{ prefix: 'imports/' }, { suffix: '.ndjson.gz' }],
+    expect(s3Rules).toEqual(
+      ['.ndjson', '.ndjson.gz', '.csv', '.csv.gz'].map((suffix) => [{ prefix: 'imports/events/' }, { suffix }]),
+    );
+    expect(config.tables.map((t) => [t.logicalId, t.TableName])).toEqual([
+      ['ProfilesTable', 'omnichannel-ai-dev-profiles'],
+      ['CatalogTable', 'omnichannel-ai-dev-catalog'],
     ]);
-    expect(config.tables.map((t) => [t.logicalId, t.TableName])).toEqual([['ProfilesTable', 'omnichannel-ai-dev-profiles']]);
     expect(config.buckets.map((b) => b.name)).toEqual(['omnichannel-ai-dev-shop-data']);
     expect(config.provider.environment.DATA_BUCKET).toBe('omnichannel-ai-dev-shop-data');
     const retrain = config.stateMachines.retrain;

@@ -340,3 +340,100 @@ describe('hostileInputIssues', () => {
     expect(issues).toEqual([]);
   });
 });
+
+describe('normalise: the e-commerce spec and omnichannel context', () => {
+  it.each([
+    ['Products Searched', 'search'],
+    ['Product List Viewed', 'list_view'],
+    ['Product Viewed', 'view'],
+    ['Product Clicked', 'view'],
+    ['Product Added', 'add_to_cart'],
+    ['Product Removed', 'remove_from_cart'],
+    ['Cart Viewed', 'cart_view'],
+    ['Checkout Started', 'checkout'],
+    ['Checkout Step Viewed', 'checkout_step'],
+    ['Checkout Step Completed', 'checkout_step'],
+    ['Payment Info Entered', 'payment_info'],
+    ['Order Completed', 'purchase'],
+    ['Order Updated', 'order_update'],
+    ['Order Refunded', 'refund'],
+    ['Order Cancelled', 'order_cancel'],
+    ['Promotion Viewed', 'promotion_view'],
+    ['Promotion Clicked', 'promotion_click'],
+    ['Coupon Entered', 'coupon_entered'],
+    ['Coupon Applied', 'coupon_applied'],
+    ['Coupon Denied', 'coupon_denied'],
+    ['Coupon Removed', 'coupon_removed'],
+    ['Product Added to Wishlist', 'add_to_wishlist'],
+    ['Product Shared', 'share'],
+    ['Product Reviewed', 'review'],
+  ])('maps the spec event "%s" to %s', (event, expected) => {
+    // Prepare
+    const msg = message({ event, properties: { product_id: 'p-1' } });
+
+    // Act
+    const type = accepted(normalise(msg, RECEIVED_AT)).type;
+
+    // Assess
+    expect(type).toBe(expected);
+  });
+
+  it('keeps store till, device, call-centre agent and marketplace context', () => {
+    // Prepare
+    const pos = message({ event: 'Order Completed', context: { channel: 'pos', store: { id: 'S-1' }, device: { id: 'TILL-2' } } });
+    const callCentre = message({ event: 'Order Completed', context: { channel: 'call_center', store_id: 'CC-1', agent: { id: 'A-7' } } });
+    const marketplace = message({ event: 'Order Completed', context: { channel: 'marketplace', marketplace: { name: 'amazon' } } });
+
+    // Act
+    const [a, b, c] = [pos, callCentre, marketplace].map((m) => accepted(normalise(m, RECEIVED_AT)));
+
+    // Assess
+    expect(a).toMatchObject({ channel: 'pos', storeId: 'S-1', deviceId: 'TILL-2' });
+    expect(b).toMatchObject({ channel: 'call_center', storeId: 'CC-1', agentId: 'A-7' });
+    expect(c).toMatchObject({ channel: 'marketplace', marketplace: 'amazon' });
+  });
+
+  it('keeps the attribution, promotion, coupon and checkout-step fields', () => {
+    // Prepare
+    const msg = message({
+      event: 'Product Clicked',
+      properties: { product_id: 'p-1', recommendation_id: 'rec-1', list_id: 'home-recs', promotion_id: 'promo-9', coupon: 'SUMMER', step: '2' },
+    });
+
+    // Act
+    const event = accepted(normalise(msg, RECEIVED_AT));
+
+    // Assess
+    expect(event).toMatchObject({ recommendationId: 'rec-1', listId: 'home-recs', promotionId: 'promo-9', coupon: 'SUMMER', step: 2 });
+  });
+
+  it('names page and screen events by their name', () => {
+    // Act
+    const event = accepted(normalise(message({ type: 'screen', name: ' Basket ' }), RECEIVED_AT));
+
+    // Assess
+    expect(event.name).toBe('Basket');
+  });
+
+  it("corrects a Segment library's timestamp (the device clock at the call) with the batch sentAt", () => {
+    // Prepare: the device clock is 2 hours behind; the event happened 5 s before the batch was sent.
+    const msg = message({ event: 'Newsletter Subscribed', timestamp: '2026-03-10T10:00:00.000Z' });
+
+    // Act
+    const when = eventTime(msg, RECEIVED_AT, '2026-03-10T10:00:05.000Z');
+
+    // Assess
+    expect(when.toISOString()).toBe('2026-03-10T11:59:55.000Z');
+  });
+
+  it('refuses an event whose corrected time falls before 1970, naming timestamp', () => {
+    // Prepare
+    const msg = message({ event: 'Newsletter Subscribed', timestamp: '1970-01-01T00:00:00.000Z' });
+
+    // Act
+    const result = normalise(msg, RECEIVED_AT, '2100-01-01T00:00:00.000Z');
+
+    // Assess
+    expect(result).toEqual({ ok: false, issues: [{ field: 'timestamp', reason: expect.stringContaining('1970') }] });
+  });
+});

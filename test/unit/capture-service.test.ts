@@ -5,7 +5,8 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../shared/capture/events';
-import { rawEventsKey } from '../../shared/capture/raw-events';
+import { QUARANTINE_PREFIX } from '../../shared/capture/quarantine';
+import { RAW_EVENTS_PREFIX, rawEventsKey } from '../../shared/capture/raw-events';
 import { captureBatch, type CaptureDeps, validateMessages } from '../../shared/capture/service';
 import { ProfileRepository } from '../../shared/profiles/repository';
 import { BlobStore } from '../../shared/storage/blob';
@@ -37,11 +38,29 @@ function view(messageId: string, fields: Record<string, unknown> = {}) {
 
 /** Every raw object written to S3, with its key and its (gunzipped) canonical events. */
 function storedObjects(): { key: string; events: CanonicalEvent[] }[] {
-  return s3Mock.commandCalls(PutObjectCommand).map((call) => {
+  return rawPuts().map((call) => {
     const input = call.args[0].input;
     const text = gunzipSync(input.Body as Uint8Array).toString('utf8');
     return { key: input.Key as string, events: text.split('\n').map((line) => JSON.parse(line) as CanonicalEvent) };
   });
+}
+
+/** PutObject calls under raw/events/ (the quarantine writes elsewhere). */
+function rawPuts() {
+  return s3Mock.commandCalls(PutObjectCommand).filter((call) => String(call.args[0].input.Key).startsWith(RAW_EVENTS_PREFIX));
+}
+
+/** Rows written to the quarantine. */
+function quarantinedRows(): Record<string, unknown>[] {
+  return s3Mock
+    .commandCalls(PutObjectCommand)
+    .filter((call) => String(call.args[0].input.Key).startsWith(QUARANTINE_PREFIX))
+    .flatMap((call) =>
+      gunzipSync(call.args[0].input.Body as Uint8Array)
+        .toString('utf8')
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    );
 }
 
 beforeEach(() => {
@@ -127,10 +146,32 @@ describe('captureBatch', () => {
       accepted: 1,
       duplicates: 0,
       profiles: 1,
-      rejected: [{ index: 1, messageId: 'm-2', issues: [{ field: 'event', reason: 'is required for track messages' }] }],
+      quarantined: 1,
+      rejected: [
+        {
+          index: 1,
+          messageId: 'm-2',
+          issues: [{ field: 'event', reason: 'is required for track messages' }],
+          quarantineId: expect.stringMatching(/^[0-9a-f]{32}$/),
+        },
+      ],
+      results: [
+        { index: 0, messageId: 'm-1', status: 'accepted' },
+        { index: 1, messageId: 'm-2', status: 'rejected' },
+      ],
     });
     expect(storedObjects().flatMap((o) => o.events.map((e) => e.eventId))).toEqual(['m-1']);
     expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(quarantinedRows()).toEqual([
+      {
+        id: result.rejected[0]?.quarantineId,
+        kind: 'message',
+        message: batch[1],
+        reasons: [{ field: 'event', reason: 'is required for track messages' }],
+        receivedAt: NOW.toISOString(),
+        source: 'capture',
+      },
+    ]);
   });
 
   it('stores an in-batch duplicate once and counts it as a duplicate', async () => {
@@ -183,7 +224,11 @@ describe('captureBatch', () => {
     expect(firstKeys).toHaveLength(1);
   });
 
-  it('links the anonymous id of a login to the user profile and resolves later anonymous events to it', async () => {
+  // How ids resolve to profiles is shared/identity's (resolveProfiles delegates to its graph; see
+  // test/unit/identity-*.test.ts). Here: capture hands a login's anonymous events to the same profile,
+  // whatever the graph stores. A link made by an earlier batch is exercised against dynalite in
+  // test/integration/capture-segment.test.ts.
+  it('applies a login and the anonymous events of the same batch to one profile', async () => {
     // Prepare
     const batch = [view('m-1', { userId: 'u-7', anonymousId: 'anon-7' }), view('m-2', { userId: undefined, anonymousId: 'anon-7' })];
 
@@ -191,30 +236,9 @@ describe('captureBatch', () => {
     await captureBatch(deps(), { batch });
 
     // Assess
-    const puts = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input);
-    expect(puts).toEqual([
-      expect.objectContaining({
-        TableName: TABLE,
-        Item: expect.objectContaining({ pk: 'IDENT#anon#anon-7', sk: 'LINK', profileId: 'u:u-7' }),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    ]);
-    const updatedKeys = ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input.Key);
-    expect(updatedKeys).toEqual([
-      { pk: 'PROFILE#u:u-7', sk: 'PROFILE' },
-      { pk: 'PROFILE#u:u-7', sk: 'PROFILE' },
-    ]);
-  });
-
-  it('resolves an anonymous-only event through the stored identity link', async () => {
-    // Prepare
-    ddbMock.on(GetCommand, { Key: { pk: 'IDENT#anon#anon-8', sk: 'LINK' } }).resolves({ Item: { profileId: 'u:u-8' } });
-
-    // Act
-    await captureBatch(deps(), { batch: [view('m-1', { userId: undefined, anonymousId: 'anon-8' })] });
-
-    // Assess
-    expect(ddbMock.commandCalls(UpdateCommand)[0]?.args[0].input.Key).toEqual({ pk: 'PROFILE#u:u-8', sk: 'PROFILE' });
+    const updatedKeys = ddbMock.commandCalls(UpdateCommand).map((c) => JSON.stringify(c.args[0].input.Key));
+    expect(updatedKeys.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(storedObjects().flatMap((o) => o.events.map((e) => e.profileId))).size).toBe(1);
   });
 
   it('counts a ConditionalCheckFailedException on the profile update as a duplicate', async () => {
@@ -237,15 +261,70 @@ describe('captureBatch', () => {
     expect(names).toMatchObject({ '#cnt': 'cnt_custom', '#chc': 'ch_server' });
   });
 
-  it('writes nothing when every message is invalid', async () => {
+  it('writes only the quarantine when every message is invalid', async () => {
     // Act
     const result = await captureBatch(deps(), { batch: [{ type: 'track' }, 42] });
 
     // Assess
     expect(result.accepted).toBe(0);
     expect(result.rejected.map((r) => r.index)).toEqual([0, 1]);
-    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+    expect(rawPuts()).toHaveLength(0);
+    expect(quarantinedRows().map((row) => row.message)).toEqual([{ type: 'track' }, 42]);
     expect(ddbMock.calls()).toHaveLength(0);
+  });
+
+  it('quarantines nothing when told not to (a replay), and still reports the rejection', async () => {
+    // Act
+    const result = await captureBatch({ ...deps(), quarantine: false }, { batch: [{ type: 'track' }] });
+
+    // Assess
+    expect(result).toMatchObject({ accepted: 0, quarantined: 0, rejected: [{ index: 0 }] });
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it('records the source and the batch sentAt on quarantined rows, and uses the given receivedAt', async () => {
+    // Prepare
+    const receivedAt = new Date('2026-03-01T08:00:00.000Z');
+
+    // Act
+    await captureBatch(
+      { ...deps(), source: 'POST /v1/batch' },
+      { batch: [{ type: 'track', messageId: 'm-9' }], sentAt: '2026-03-01T07:59:59.000Z', receivedAt },
+    );
+
+    // Assess
+    expect(quarantinedRows()).toEqual([
+      expect.objectContaining({ source: 'POST /v1/batch', sentAt: '2026-03-01T07:59:59.000Z', receivedAt: receivedAt.toISOString() }),
+    ]);
+    expect(String(s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input.Key)).toMatch(/^quarantine\/dt=2026-03-01\/[0-9a-f]{32}\.ndjson\.gz$/);
+  });
+
+  it('never writes the identity source (traits, context) to raw storage', async () => {
+    // Act
+    await captureBatch(deps(), { batch: [view('m-1', { traits: { email: 'shopper@example.com' }, context: { phone: '+441234' } })] });
+
+    // Assess
+    const text = gunzipSync(rawPuts()[0]?.args[0].input.Body as Uint8Array).toString('utf8');
+    expect(text).not.toContain('shopper@example.com');
+    expect(text).not.toContain('+441234');
+    expect(text).not.toContain('identitySource');
+  });
+
+  it('reports each message with its status: accepted, duplicate (in batch or already counted) or rejected', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand, { ExpressionAttributeNames: { '#mid': 'm-3' } }).rejects(new ConditionalCheckFailedException({ message: 'seen', $metadata: {} }));
+
+    // Act
+    const result = await captureBatch(deps(), { batch: [view('m-1'), view('m-1'), { messageId: 'm-2' }, view('m-3')] });
+
+    // Assess
+    expect(result.results).toEqual([
+      { index: 0, messageId: 'm-1', status: 'accepted' },
+      { index: 1, messageId: 'm-1', status: 'duplicate' },
+      { index: 2, messageId: 'm-2', status: 'rejected' },
+      { index: 3, messageId: 'm-3', status: 'duplicate' },
+    ]);
+    expect(result).toMatchObject({ accepted: 3, duplicates: 2, quarantined: 1 });
   });
 
   it('does not touch profiles when the raw write fails (raw first, so a retry converges)', async () => {

@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_BATCH_BYTES } from '../../shared/capture/schema';
-import { jsonPost } from '../helpers/api-event';
+import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -22,8 +22,24 @@ function view(messageId: string, fields: Record<string, unknown> = {}) {
   return { type: 'track', event: 'Product Viewed', messageId, userId: 'u-1', properties: { product_id: 'p-1' }, ...fields };
 }
 
+const WRITE_KEY = 'test-write-key';
+const AUTHORIZATION = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;
+
+/** POST /v1/batch with the write key as HTTP Basic auth, as Segment's libraries send it. */
+function jsonPost(path: string, body: unknown): APIGatewayProxyEventV2 {
+  return apiEvent({ method: 'POST', path, body: typeof body === 'string' ? body : JSON.stringify(body), headers: { authorization: AUTHORIZATION } });
+}
+
 async function post(body: unknown): Promise<APIGatewayProxyStructuredResultV2> {
   return handler(jsonPost('/v1/batch', body), lambdaContext());
+}
+
+/** PutObject keys written, by prefix. */
+function putKeys(prefix: string): string[] {
+  return s3Mock
+    .commandCalls(PutObjectCommand)
+    .map((c) => String(c.args[0].input.Key))
+    .filter((key) => key.startsWith(prefix));
 }
 
 function bodyOf<T>(result: APIGatewayProxyStructuredResultV2): T {
@@ -37,6 +53,7 @@ beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'eu-west-1');
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+  vi.stubEnv('WRITE_KEYS', WRITE_KEY);
   ({ handler } = (await import('../../functions/http/capture-batch')) as unknown as { handler: Handler });
 });
 
@@ -106,7 +123,8 @@ describe('POST /v1/batch', () => {
     expect(result.statusCode).toBe(400);
     const fields = bodyOf<ErrorBody>(result).issues?.map((i) => i.field);
     expect(fields).toEqual(expect.arrayContaining(['batch.0.userId', 'batch.0.event', 'batch.1.colour']));
-    expect(s3Mock.calls()).toHaveLength(0);
+    expect(putKeys('raw/')).toHaveLength(0);
+    expect(putKeys('quarantine/')).toHaveLength(1);
   });
 
   it('answers 200 with the accepted count and the rejected messages', async () => {
@@ -120,7 +138,13 @@ describe('POST /v1/batch', () => {
       accepted: 2,
       duplicates: 0,
       profiles: 1,
-      rejected: [{ index: 2, messageId: 'm-3', issues: [{ field: 'event', reason: 'is required for track messages' }] }],
+      quarantined: 1,
+      rejected: [{ index: 2, messageId: 'm-3', issues: [{ field: 'event', reason: 'is required for track messages' }], quarantineId: expect.any(String) }],
+      results: [
+        { index: 0, messageId: 'm-1', status: 'accepted' },
+        { index: 1, messageId: 'm-2', status: 'accepted' },
+        { index: 2, messageId: 'm-3', status: 'rejected' },
+      ],
     });
     expect(s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input.Bucket).toBe('data-bucket');
     expect(ddbMock.commandCalls(UpdateCommand)[0]?.args[0].input.TableName).toBe('profiles-table');

@@ -86,7 +86,10 @@ describe('GET /v1/users/{userId}/recommendations', () => {
     expect(bodyOf<ErrorBody>(result).error).toMatch(/no recommender model/i);
     const aliasRead = s3Mock.commandCalls(GetObjectCommand)[0]?.args[0].input;
     expect(aliasRead).toMatchObject({ Bucket: 'data-bucket', Key: expect.stringMatching(/aliases\/champion\.json$/) });
-    expect(ddbMock.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ TableName: 'profiles-table', Key: { pk: 'PROFILE#u:u-1', sk: 'PROFILE' } });
+    // The profile is read through the identity graph: by the keyed hash of the user id, never the raw id.
+    const profileRead = ddbMock.commandCalls(GetCommand)[0]?.args[0].input;
+    expect(profileRead).toMatchObject({ TableName: 'profiles-table' });
+    expect(JSON.stringify(profileRead?.Key)).not.toContain('u-1');
   });
 
   it('answers 500 with a generic body when the registry read fails for another reason', async () => {

@@ -3,7 +3,10 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../shared/capture/events';
+import { defaultHasher } from '../../shared/identity/hashing';
+import { primaryProfileId } from '../../shared/profiles/profile';
 import { ProfileRepository, toProfile } from '../../shared/profiles/repository';
+import { linkKey } from '../../shared/profiles/stored';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const TABLE = 'profiles-table';
@@ -52,7 +55,7 @@ describe('ProfileRepository.applyEvent', () => {
     const input = calls[0]!.args[0].input;
     expect(input.TableName).toBe(TABLE);
     expect(input.Key).toEqual({ pk: 'PROFILE#u:u-1', sk: 'PROFILE' });
-    expect(input.ConditionExpression).toBe('attribute_not_exists(seen.#mid)');
+    expect(input.ConditionExpression).toBe('attribute_not_exists(seen.#mid) AND (attribute_not_exists(#st) OR #st = :active)');
     expect(input.ExpressionAttributeNames).toMatchObject({ '#mid': 'm-9', '#cnt': 'cnt_view', '#chc': 'ch_app' });
     const add = input.UpdateExpression?.split(' ADD ')[1] ?? '';
     expect(add).toContain('#cnt :one');
@@ -89,7 +92,7 @@ describe('ProfileRepository.applyEvent', () => {
     expect(put).toMatchObject({
       TableName: TABLE,
       ConditionExpression: 'attribute_not_exists(pk)',
-      Item: { pk: 'PROFILE#u:u-1', sk: 'PROFILE', profileId: 'u:u-1', createdAt: NOW.toISOString(), version: 0, seen: {} },
+      Item: { pk: 'PROFILE#u:u-1', sk: 'PROFILE', profileId: 'u:u-1', status: 'active', createdAt: NOW.toISOString(), version: 0, seen: {}, cart: {} },
     });
   });
 
@@ -106,16 +109,67 @@ describe('ProfileRepository.applyEvent', () => {
     expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(2);
   });
 
-  it('reports a duplicate when the event id was already seen', async () => {
+  it('reports a duplicate when the event id was already seen (one read tells why the condition failed)', async () => {
     // Prepare
     ddbMock.on(UpdateCommand).rejects(conditionFailed());
+    ddbMock.on(GetCommand).resolves({ Item: { status: 'active', seen: { 'm-1': 1 } } });
 
     // Act
     const outcome = await repository().applyEvent('u:u-1', event(), NOW);
 
     // Assess
     expect(outcome).toBe('duplicate');
-    expect(ddbMock.calls()).toHaveLength(1);
+    expect(ddbMock.calls().map((c) => c.args[0].constructor.name)).toEqual(['UpdateCommand', 'GetCommand']);
+  });
+
+  it('drops an event whose profile was erased (tombstone) instead of recreating it', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).rejects(conditionFailed());
+    ddbMock.on(GetCommand).resolves({ Item: { status: 'deleted' } });
+
+    // Act
+    const outcome = await repository().applyEvent('p_gone', event(), NOW);
+
+    // Assess
+    expect(outcome).toBe('suppressed');
+    expect(ddbMock.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('follows the redirect of a profile merged meanwhile and applies the event to the survivor', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand, { Key: { pk: 'PROFILE#p_old', sk: 'PROFILE' } }).rejects(conditionFailed());
+    ddbMock.on(GetCommand, { Key: { pk: 'PROFILE#p_old', sk: 'PROFILE' } }).resolves({ Item: { profileId: 'p_old', status: 'merged', mergedInto: 'p_new' } });
+    ddbMock.on(GetCommand, { Key: { pk: 'PROFILE#p_new', sk: 'PROFILE' } }).resolves({ Item: { profileId: 'p_new', status: 'active' } });
+
+    // Act
+    const outcome = await repository().applyEvent('p_old', event(), NOW);
+
+    // Assess
+    expect(outcome).toBe('applied');
+    expect(ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input.Key)).toEqual([
+      { pk: 'PROFILE#p_old', sk: 'PROFILE' },
+      { pk: 'PROFILE#p_new', sk: 'PROFILE' },
+    ]);
+  });
+
+  it('keeps the cart: add sums quantities per line, remove drops the line, a purchase empties it', async () => {
+    // Act
+    await repository().applyEvent(
+      'p_1',
+      event({ eventId: 'a', type: 'add_to_cart', items: [{ itemId: 'p-1', quantity: 2 }, { itemId: 'p-1' }, { itemId: 'p-2' }] }),
+      NOW,
+    );
+    await repository().applyEvent('p_1', event({ eventId: 'b', type: 'remove_from_cart', items: [{ itemId: 'p-2' }] }), NOW);
+    await repository().applyEvent('p_1', event({ eventId: 'c', type: 'purchase', items: [{ itemId: 'p-1' }] }), NOW);
+
+    // Assess
+    const [add, remove, purchase] = ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(add?.UpdateExpression).toContain('#cart.#ci0 = if_not_exists(#cart.#ci0, :zero) + :cq0');
+    expect(add?.ExpressionAttributeNames).toMatchObject({ '#ci0': 'p-1', '#ci1': 'p-2' });
+    expect(add?.ExpressionAttributeValues).toMatchObject({ ':cq0': 3, ':cq1': 1 });
+    expect(remove?.UpdateExpression).toContain('REMOVE #cart.#ci0');
+    expect(remove?.ExpressionAttributeNames).toMatchObject({ '#ci0': 'p-2' });
+    expect(purchase?.UpdateExpression).toContain('cart = :emptyCart');
   });
 
   it('rethrows any other error', async () => {
@@ -131,26 +185,31 @@ describe('ProfileRepository.applyEvent', () => {
   });
 });
 
-describe('ProfileRepository identity links and reads', () => {
-  it('keeps the first link of an anonymous id', async () => {
-    // Prepare
-    ddbMock.on(PutCommand).rejects(conditionFailed());
-    ddbMock.on(GetCommand, { Key: { pk: 'IDENT#anon#a-1', sk: 'LINK' } }).resolves({ Item: { profileId: 'u:first' } });
-
-    // Act
-    const linked = await repository().linkAnonymous('a-1', 'u:second', NOW);
-
-    // Assess
-    expect(linked).toBe('u:first');
-  });
-
+describe('ProfileRepository reads', () => {
   it('reads a profile consistently and returns undefined when it does not exist', async () => {
     // Act
-    const profile = await repository().get('u:nobody');
+    const profile = await repository().get('p_nobody');
 
     // Assess
     expect(profile).toBeUndefined();
-    expect(ddbMock.commandCalls(GetCommand)[0]!.args[0].input).toMatchObject({ Key: { pk: 'PROFILE#u:nobody', sk: 'PROFILE' }, ConsistentRead: true });
+    expect(ddbMock.commandCalls(GetCommand)[0]!.args[0].input).toMatchObject({ Key: { pk: 'PROFILE#p_nobody', sk: 'PROFILE' }, ConsistentRead: true });
+  });
+
+  it('resolves an identifier reference (primaryProfileId) through its hashed identity link', async () => {
+    // Prepare
+    const ref = primaryProfileId({ userId: 'u-1' });
+    const link = linkKey(defaultHasher().hash('userId', 'u-1'));
+    ddbMock.on(GetCommand, { Key: link }).resolves({ Item: { profileId: 'p_1' } });
+    ddbMock
+      .on(GetCommand, { Key: { pk: 'PROFILE#p_1', sk: 'PROFILE' } })
+      .resolves({ Item: { profileId: 'p_1', status: 'active', createdAt: 'c', updatedAt: 'u' } });
+
+    // Act
+    const profile = await repository().get(ref);
+
+    // Assess
+    expect(ref).not.toContain('u-1');
+    expect(profile?.profileId).toBe('p_1');
   });
 });
 
@@ -181,6 +240,12 @@ describe('toProfile', () => {
       ],
       purchased: new Set(['p-3', 'p-1']),
       totalRevenue: 42.5,
+      cart: { 'p-2': 1, 'p-4': 0 },
+      consent: { personalization: false },
+      consentAt: '2026-03-09T00:00:00.000Z',
+      id_userId: new Set(['h-u']),
+      id_anonymousId: new Set(['h-a2', 'h-a1']),
+      mergedFrom: new Set(['p_old']),
     };
 
     // Act
@@ -189,7 +254,6 @@ describe('toProfile', () => {
     // Assess
     expect(profile).toEqual({
       profileId: 'u:u-1',
-      userId: 'u-1',
       createdAt: '2026-03-01T00:00:00.000Z',
       updatedAt: '2026-03-10T12:00:00.000Z',
       lastSeenAt: '2026-03-10T09:00:00.000Z',
@@ -202,6 +266,14 @@ describe('toProfile', () => {
       ],
       purchased: ['p-1', 'p-3'],
       totalRevenue: 42.5,
+      cart: [{ itemId: 'p-2', quantity: 1 }],
+      consent: { personalization: false, updatedAt: '2026-03-09T00:00:00.000Z' },
+      identifiers: [
+        { type: 'userId', hash: 'h-u' },
+        { type: 'anonymousId', hash: 'h-a1' },
+        { type: 'anonymousId', hash: 'h-a2' },
+      ],
+      mergedFrom: ['p_old'],
     });
   });
 
@@ -210,6 +282,18 @@ describe('toProfile', () => {
     const profile = toProfile({ profileId: 'a:x', createdAt: 'c', updatedAt: 'u', version: 0, seen: {} });
 
     // Assess
-    expect(profile).toEqual({ profileId: 'a:x', createdAt: 'c', updatedAt: 'u', counts: {}, channels: {}, recentItems: [], purchased: [], totalRevenue: 0 });
+    expect(profile).toEqual({
+      profileId: 'a:x',
+      createdAt: 'c',
+      updatedAt: 'u',
+      counts: {},
+      channels: {},
+      recentItems: [],
+      purchased: [],
+      totalRevenue: 0,
+      cart: [],
+      identifiers: [],
+      mergedFrom: [],
+    });
   });
 });

@@ -1,0 +1,230 @@
+import { z } from 'zod';
+import { CAPTURE_ROUTES, type CaptureRoute, captureRouteKey } from './http';
+import {
+  batchEnvelopeSchema,
+  CHANNELS,
+  MAX_BATCH_BYTES,
+  MAX_EVENT_BYTES,
+  quarantineListQuerySchema,
+  quarantineReplayRequestSchema,
+  routeMessageSchemas,
+  segmentMessageSchema,
+} from './schema';
+
+/**
+ * The OpenAPI 3.1 document of the capture and quarantine API, generated with zod 4's JSON Schema
+ * output from the very schemas that validate the requests (shared/capture/schema.ts): a change to
+ * validation is a change to the document. Response shapes are described by the schemas below
+ * (documentation only: responses are built by the code, not parsed).
+ */
+
+const issue = z.object({ field: z.string(), reason: z.string() });
+
+const errorResponse = z
+  .object({
+    error: z.string(),
+    issues: z.array(issue).optional(),
+    reason: z.string().optional().meta({ description: 'Why a key was refused (401).' }),
+    quarantined: z.number().int().optional().meta({ description: 'Messages or requests written to the quarantine (nothing is lost on 400).' }),
+  })
+  .meta({ description: 'Every error names the field and the reason.' });
+
+const messageResult = z.object({
+  index: z.number().int(),
+  messageId: z.string().optional(),
+  status: z.enum(['accepted', 'duplicate', 'rejected']).meta({ description: '`duplicate`: this messageId was already stored and counted.' }),
+});
+
+const batchResponse = z.object({
+  success: z.literal(true),
+  accepted: z.number().int(),
+  duplicates: z.number().int(),
+  quarantined: z.number().int(),
+  profiles: z.number().int(),
+  rejected: z.array(z.object({ index: z.number().int(), messageId: z.string().optional(), issues: z.array(issue), quarantineId: z.string().optional() })),
+  results: z.array(messageResult).meta({ description: 'One entry per message, in request order.' }),
+});
+
+const singleResponse = z.object({ success: z.literal(true), messageId: z.string(), status: z.enum(['accepted', 'duplicate']) });
+
+const quarantineRow = z.object({
+  id: z.string().meta({ description: 'sha256 of the stored payload: pass it to replay as `ids`.' }),
+  kind: z.enum(['message', 'request']).meta({ description: '`request`: a body that never became messages (malformed JSON, invalid batch envelope).' }),
+  message: z.unknown().optional().meta({ description: 'The message as received (batch context merged), or the request body.' }),
+  messageJson: z.string().optional().meta({ description: 'Instead of `message` when it nests too deep to travel as a value: its JSON text.' }),
+  reasons: z.array(issue),
+  receivedAt: z.string(),
+  sentAt: z.string().optional(),
+  source: z.string().meta({ description: 'The route (`POST /v1/batch`), `import:<key>` or `replay:<row id>`.' }),
+  key: z.string(),
+  replayed: z.boolean(),
+});
+
+const quarantinePage = z.object({ day: z.string(), items: z.array(quarantineRow), nextCursor: z.string().optional() });
+
+const replayReport = z.object({
+  day: z.string(),
+  considered: z.number().int(),
+  replayed: z.number().int(),
+  accepted: z.number().int(),
+  duplicates: z.number().int(),
+  alreadyReplayed: z.number().int(),
+  notFound: z.array(z.string()),
+  stillRejected: z.array(z.object({ id: z.string(), issues: z.array(issue) })),
+  requarantined: z.number().int(),
+  remaining: z.number().int(),
+  logKey: z.string().optional(),
+});
+
+const ROUTE_COMPONENT: Record<Exclude<CaptureRoute, 'batch'>, string> = {
+  track: 'TrackMessage',
+  identify: 'IdentifyMessage',
+  page: 'PageMessage',
+  screen: 'ScreenMessage',
+  alias: 'AliasMessage',
+  group: 'GroupMessage',
+};
+
+type JsonSchema = Record<string, unknown>;
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+function componentSchemas(): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  registry.add(segmentMessageSchema, { id: 'SegmentMessage' });
+  registry.add(batchEnvelopeSchema, { id: 'BatchRequest' });
+  for (const [route, name] of Object.entries(ROUTE_COMPONENT)) registry.add(routeMessageSchemas[route as keyof typeof ROUTE_COMPONENT], { id: name });
+  registry.add(quarantineReplayRequestSchema, { id: 'ReplayRequest' });
+  registry.add(errorResponse, { id: 'Error' });
+  registry.add(batchResponse, { id: 'BatchResponse' });
+  registry.add(singleResponse, { id: 'MessageResponse' });
+  registry.add(quarantinePage, { id: 'QuarantinePage' });
+  registry.add(replayReport, { id: 'ReplayReport' });
+  const { schemas } = z.toJSONSchema(registry, { io: 'input', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` }) as {
+    schemas: Record<string, JsonSchema>;
+  };
+  for (const schema of Object.values(schemas)) {
+    // Component schemas live inside the document: no dialect or id of their own.
+    delete schema.$schema;
+    delete schema.$id;
+  }
+  // The envelope takes any array (each message is validated on its own, so one bad message costs
+  // no other); the document says what each element must be.
+  const batch = (schemas.BatchRequest?.properties as Record<string, JsonSchema> | undefined)?.batch;
+  if (batch) batch.items = ref('SegmentMessage');
+  return schemas;
+}
+
+function queryParameters(): JsonSchema[] {
+  const { properties = {}, required = [] } = z.toJSONSchema(quarantineListQuerySchema, { io: 'input', unrepresentable: 'any' }) as {
+    properties?: Record<string, JsonSchema>;
+    required?: string[];
+  };
+  return Object.entries(properties).map(([name, schema]) => {
+    const { description, ...rest } = schema;
+    return { name, in: 'query', required: required.includes(name), ...(description ? { description } : {}), schema: rest };
+  });
+}
+
+const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
+const errors = (statuses: Record<string, string>) =>
+  Object.fromEntries(Object.entries(statuses).map(([status, description]) => [status, { description, ...json(ref('Error')) }]));
+
+const CAPTURE_ERRORS = {
+  '400': 'Invalid: every issue names the field and the reason; the invalid messages (or the unreadable request) are in the quarantine.',
+  '401': 'Missing or unknown write key (not retried by Segment clients).',
+  '413': `Body over ${MAX_BATCH_BYTES} bytes.`,
+  '503': 'Capture has no write keys configured (retried by Segment clients).',
+};
+
+export interface OpenApiOptions {
+  /** Server URLs, e.g. the API Gateway endpoint or the local stack. */
+  servers?: string[];
+  version?: string;
+}
+
+export function captureOpenApiDocument(options: OpenApiOptions = {}): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  for (const route of CAPTURE_ROUTES) {
+    const single = route !== 'batch';
+    paths[captureRouteKey(route).slice('POST '.length)] = {
+      post: {
+        operationId: single ? `capture${route[0]?.toUpperCase()}${route.slice(1)}` : 'captureBatch',
+        tags: ['capture'],
+        summary: single ? `Capture one ${route} message (Segment HTTP API)` : 'Capture a batch of Segment messages',
+        description: single
+          ? `The \`type\` is implied by the path. At most ${MAX_EVENT_BYTES} bytes per message.`
+          : `Each message is validated on its own: valid ones are stored and counted, invalid ones quarantined. Channels: ${CHANNELS.join(', ')}.`,
+        security: [{ writeKey: [] }],
+        requestBody: { required: true, ...json(ref(single ? ROUTE_COMPONENT[route] : 'BatchRequest')) },
+        responses: {
+          '200': {
+            description: single
+              ? 'Stored and counted (or already counted: `duplicate`).'
+              : 'At least one message was accepted; `results` has one entry per message.',
+            ...json(ref(single ? 'MessageResponse' : 'BatchResponse')),
+          },
+          ...errors(CAPTURE_ERRORS),
+        },
+      },
+    };
+  }
+  paths['/v1/quarantine'] = {
+    get: {
+      operationId: 'listQuarantine',
+      tags: ['quarantine'],
+      summary: "List a day's quarantined messages (paginated)",
+      security: [{ adminKey: [] }],
+      parameters: queryParameters(),
+      responses: {
+        '200': { description: 'One page.', ...json(ref('QuarantinePage')) },
+        ...errors({ '400': 'Invalid query.', '401': 'Missing or unknown admin key.' }),
+      },
+    },
+  };
+  paths['/v1/quarantine/replay'] = {
+    post: {
+      operationId: 'replayQuarantine',
+      tags: ['quarantine'],
+      summary: 'Replay quarantined messages through the capture path (idempotent)',
+      security: [{ adminKey: [] }],
+      requestBody: { required: true, ...json(ref('ReplayRequest')) },
+      responses: {
+        '200': { description: 'What was replayed and what still fails.', ...json(ref('ReplayReport')) },
+        ...errors({ '400': 'Invalid request.', '401': 'Missing or unknown admin key.' }),
+      },
+    },
+  };
+  paths['/v1/openapi.json'] = {
+    get: {
+      operationId: 'openApi',
+      tags: ['meta'],
+      summary: 'This document',
+      security: [],
+      responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': {} } } },
+    },
+  };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Omnichannel AI: Segment-compatible capture',
+      version: options.version ?? '1.0.0',
+      description:
+        'Segment HTTP API compatible capture (send with any Segment library: host = this API, path /v1/batch). ' +
+        'A messageId is stored once and counted once whatever the retries; nothing invalid is dropped: it is quarantined and can be replayed.',
+    },
+    ...(options.servers?.length ? { servers: options.servers.map((url) => ({ url })) } : {}),
+    tags: [{ name: 'capture' }, { name: 'quarantine' }, { name: 'meta' }],
+    paths,
+    components: {
+      schemas: componentSchemas(),
+      securitySchemes: {
+        writeKey: {
+          type: 'http',
+          scheme: 'basic',
+          description: "Segment's scheme: the write key as the user name, an empty password. Without the header, `writeKey` in the JSON body is accepted too.",
+        },
+        adminKey: { type: 'http', scheme: 'bearer', description: 'An operator key from ADMIN_KEYS.' },
+      },
+    },
+  };
+}

@@ -1,0 +1,297 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { FieldIssue } from '../http/errors';
+import type { BlobStore } from '../storage/blob';
+
+/**
+ * The quarantine: every message (or request) that failed validation, kept with its reasons so that
+ * nothing is lost and it can be replayed after a fix. Gzipped NDJSON under
+ * `quarantine/dt=<day received>/<hash of the row ids>.ndjson.gz`: a retried request rewrites the
+ * same object. Replays write logs under `quarantine/replays/dt=<day>/`.
+ */
+export const QUARANTINE_PREFIX = 'quarantine/';
+export const REPLAY_LOG_PREFIX = 'quarantine/replays/';
+
+/** `message`: one Segment message. `request`: a body that never became messages (malformed JSON, bad envelope). */
+export type QuarantineKind = 'message' | 'request';
+
+export interface QuarantineInput {
+  kind: QuarantineKind;
+  /** The message as validated (batch-level context merged in), or the request body (text when it was not JSON). */
+  payload: unknown;
+  reasons: FieldIssue[];
+  receivedAt: string;
+  /** The batch `sentAt`, needed to correct clock skew again on replay. */
+  sentAt?: string;
+  /** Where it came from: the HTTP route (`POST /v1/batch`), `import:<key>`, `replay:<row id>`. */
+  source: string;
+}
+
+export interface QuarantineRow {
+  /** sha256 of the serialised payload (32 hex): the same message quarantined twice has one id. */
+  id: string;
+  kind: QuarantineKind;
+  /** The payload as a JSON value … */
+  message?: unknown;
+  /** … or, when it is nested too deep to travel as a value, its JSON text. */
+  messageJson?: string;
+  reasons: FieldIssue[];
+  receivedAt: string;
+  sentAt?: string;
+  source: string;
+}
+
+/** Nesting beyond this is stored as JSON text (`messageJson`), so listing it can never overflow a stack. */
+const VALUE_DEPTH_LIMIT = 64;
+
+/** Whether a value nests deeper than `limit` (iterative: safe for any depth JSON.parse produced). */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+type Frame = { items: [string | undefined, unknown][]; next: number; array: boolean; wrote: boolean };
+
+/**
+ * JSON text of any value JSON.parse can produce. JSON.stringify recurses on the native stack and
+ * throws past ~5,000 levels (measured on Node 20) while JSON.parse accepts far deeper input, so this
+ * fallback walks with an explicit stack; it is written by hand because no installed library does it.
+ */
+export function serialiseJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+  }
+  const out: string[] = [];
+  const open = (node: unknown): Frame | undefined => {
+    if (node === null || typeof node !== 'object') {
+      out.push(JSON.stringify(node) ?? 'null');
+      return undefined;
+    }
+    const array = Array.isArray(node);
+    out.push(array ? '[' : '{');
+    const items: [string | undefined, unknown][] = array
+      ? (node as unknown[]).map((child) => [undefined, child])
+      : Object.entries(node as Record<string, unknown>).filter(([, child]) => child !== undefined && typeof child !== 'function');
+    return { items, next: 0, array, wrote: false };
+  };
+  const stack: Frame[] = [];
+  const first = open(value);
+  if (first) stack.push(first);
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1] as Frame;
+    if (frame.next >= frame.items.length) {
+      out.push(frame.array ? ']' : '}');
+      stack.pop();
+      continue;
+    }
+    const [key, child] = frame.items[frame.next] as [string | undefined, unknown];
+    frame.next += 1;
+    if (frame.wrote) out.push(',');
+    frame.wrote = true;
+    if (key !== undefined) out.push(JSON.stringify(key), ':');
+    const nested = open(child === undefined || typeof child === 'function' ? null : child);
+    if (nested) stack.push(nested);
+  }
+  return out.join('');
+}
+
+export function quarantineRowId(payloadJson: string, kind: QuarantineKind): string {
+  return createHash('sha256').update(kind).update('\n').update(payloadJson).digest('hex').slice(0, 32);
+}
+
+/** One NDJSON line, assembled around the payload's JSON text so the payload is serialised once. */
+function rowLine(input: QuarantineInput): { id: string; line: string } {
+  const deep = nestsDeeperThan(input.payload, VALUE_DEPTH_LIMIT);
+  const payloadJson = serialiseJson(input.payload);
+  const id = quarantineRowId(payloadJson, input.kind);
+  const payloadField = deep ? `"messageJson":${JSON.stringify(payloadJson)}` : `"message":${payloadJson}`;
+  const meta = JSON.stringify({
+    reasons: input.reasons,
+    receivedAt: input.receivedAt,
+    ...(input.sentAt ? { sentAt: input.sentAt } : {}),
+    source: input.source,
+  });
+  return { id, line: `{"id":"${id}","kind":"${input.kind}",${payloadField},${meta.slice(1)}` };
+}
+
+export function quarantineDay(receivedAt: string): string {
+  return receivedAt.slice(0, 10);
+}
+
+/**
+ * Writes rows, one object per received day; the key hashes the sorted row ids, so writing the same
+ * rows again (a client retry, a re-uploaded import) rewrites the same object. Returns ids and keys.
+ */
+export async function quarantineRows(blobs: BlobStore, inputs: readonly QuarantineInput[]): Promise<{ ids: string[]; keys: string[] }> {
+  const byDay = new Map<string, { id: string; line: string }[]>();
+  const ids: string[] = [];
+  for (const input of inputs) {
+    const row = rowLine(input);
+    ids.push(row.id);
+    const day = quarantineDay(input.receivedAt);
+    const group = byDay.get(day);
+    if (group) group.push(row);
+    else byDay.set(day, [row]);
+  }
+  const keys = await Promise.all(
+    [...byDay].map(async ([day, rows]) => {
+      const hash = createHash('sha256');
+      for (const rowId of rows.map((r) => r.id).sort()) hash.update(rowId).update('\n');
+      const key = `${QUARANTINE_PREFIX}dt=${day}/${hash.digest('hex').slice(0, 32)}.ndjson.gz`;
+      await blobs.putBytes(key, gzipSync(rows.map((r) => r.line).join('\n')), 'application/x-ndjson', { contentEncoding: 'gzip' });
+      return key;
+    }),
+  );
+  return { ids, keys: keys.sort() };
+}
+
+export function quarantineDayPrefix(day: string): string {
+  return `${QUARANTINE_PREFIX}dt=${day}/`;
+}
+
+export function replayLogPrefix(day: string): string {
+  return `${REPLAY_LOG_PREFIX}dt=${day}/`;
+}
+
+function parseRows(key: string, bytes: Uint8Array): QuarantineRow[] {
+  const rows: QuarantineRow[] = [];
+  for (const line of gunzipSync(bytes).toString('utf8').split('\n')) if (line.trim() !== '') rows.push(JSON.parse(line) as QuarantineRow);
+  if (rows.some((row) => typeof row.id !== 'string')) throw new Error(`quarantine object ${key} holds a row without an id`);
+  return rows;
+}
+
+export async function readQuarantineObject(blobs: BlobStore, key: string): Promise<QuarantineRow[]> {
+  const bytes = await blobs.getBytes(key);
+  return bytes ? parseRows(key, bytes) : [];
+}
+
+export interface ReplayLog {
+  day: string;
+  replayedAt: string;
+  /** Row ids whose messages the capture path accepted. */
+  ids: string[];
+  patch?: unknown;
+  by?: string;
+}
+
+/** Every row id of a day that a replay already delivered. */
+export async function replayedIds(blobs: BlobStore, day: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const key of await blobs.listKeys(replayLogPrefix(day))) {
+    const log = await blobs.getJson<ReplayLog>(key);
+    for (const id of log?.ids ?? []) ids.add(id);
+  }
+  return ids;
+}
+
+/** Records delivered rows; the key hashes the ids, so recording the same ids again is a no-op rewrite. */
+export async function writeReplayLog(blobs: BlobStore, log: ReplayLog): Promise<string> {
+  const hash = createHash('sha256');
+  for (const id of [...log.ids].sort()) hash.update(id).update('\n');
+  const key = `${replayLogPrefix(log.day)}${hash.digest('hex').slice(0, 32)}.json`;
+  await blobs.putJson(key, log);
+  return key;
+}
+
+export interface QuarantineItem extends QuarantineRow {
+  /** The object holding the row. */
+  key: string;
+  replayed: boolean;
+}
+
+export interface QuarantinePage {
+  day: string;
+  items: QuarantineItem[];
+  /** Pass back as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+interface Cursor {
+  k: string;
+  i: number;
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('is not a cursor this API returned');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(text: string, day: string): Cursor {
+  try {
+    const cursor = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
+    if (typeof cursor.k === 'string' && cursor.k.startsWith(quarantineDayPrefix(day)) && Number.isInteger(cursor.i) && (cursor.i as number) >= 0) {
+      return cursor as Cursor;
+    }
+  } catch {
+    // reported below
+  }
+  throw new InvalidCursorError();
+}
+
+/**
+ * One page of a day's quarantine, in object-key order then row order. A message quarantined by two
+ * different requests appears once per request; replay de-duplicates by row id.
+ */
+export async function listQuarantine(blobs: BlobStore, query: { day: string; limit: number; cursor?: string }): Promise<QuarantinePage> {
+  const start = query.cursor ? decodeCursor(query.cursor, query.day) : undefined;
+  const keys = (await blobs.listKeys(quarantineDayPrefix(query.day))).filter((key) => !start || key >= start.k);
+  const replayed = await replayedIds(blobs, query.day);
+  const items: QuarantineItem[] = [];
+  for (const key of keys) {
+    const rows = await readQuarantineObject(blobs, key);
+    const from = start && key === start.k ? start.i : 0;
+    for (let i = from; i < rows.length; i++) {
+      if (items.length === query.limit) return { day: query.day, items, nextCursor: encodeCursor({ k: key, i }) };
+      items.push({ ...(rows[i] as QuarantineRow), key, replayed: replayed.has((rows[i] as QuarantineRow).id) });
+    }
+  }
+  return { day: query.day, items };
+}
+
+/** Every distinct row of a day (first occurrence of each id), in key order. */
+export async function readQuarantineDay(blobs: BlobStore, day: string): Promise<QuarantineRow[]> {
+  const seen = new Set<string>();
+  const rows: QuarantineRow[] = [];
+  for (const key of await blobs.listKeys(quarantineDayPrefix(day))) {
+    for (const row of await readQuarantineObject(blobs, key)) {
+      if (seen.has(row.id)) continue;
+      seen.add(row.id);
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * RFC 7386 JSON Merge Patch: objects merge key by key, `null` deletes, anything else replaces.
+ * Written by hand (RFC 7386 §2 is ten lines; no merge-patch library is installed); results are
+ * built with own data properties only, so a `__proto__` key can never reach a prototype (a patch
+ * may delete such a key with `null`, never set one).
+ */
+export function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const base = target !== null && typeof target === 'object' && !Array.isArray(target) ? (target as Record<string, unknown>) : {};
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(base)) Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
+    if (value === null) delete out[key];
+    else if (!RESERVED_KEYS.has(key)) out[key] = applyMergePatch(Object.hasOwn(out, key) ? out[key] : undefined, value);
+  }
+  return out;
+}

@@ -1,0 +1,131 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from '../identity/graph';
+import type { IdentityGraph } from '../identity/graph';
+import type { HashedIdentifier } from '../identity/identifiers';
+import { HISTORY_SK_PREFIX, identifiersOf, type MergeHistoryEntry, profileKey, type StoredProfile } from '../profiles/stored';
+import type { BlobStore } from '../storage/blob';
+import { suppressProfiles } from './suppression';
+
+export interface EraseDeps {
+  ddb: DynamoDBDocumentClient;
+  table: string;
+  graph: IdentityGraph;
+  blobs: BlobStore;
+}
+
+export interface EraseResult {
+  /** The profile erased (the survivor when a merged id was given). */
+  profileId: string;
+  /** Every id written to the suppression list (the profile and all profiles merged into it). */
+  suppressed: string[];
+  linksRemoved: number;
+  historyRemoved: number;
+  /** True when the profile had already been erased (nothing left to do). */
+  alreadyErased: boolean;
+}
+
+export class ProfileNotFoundError extends Error {
+  constructor(readonly profileId: string) {
+    super(`profile ${profileId} does not exist`);
+    this.name = 'ProfileNotFoundError';
+  }
+}
+
+const MAX_HOPS = 16;
+
+/**
+ * Right to erasure. Order matters for retries and for concurrent writers:
+ * 1. the profile is marked deleted (events applied to it from then on are dropped, merges into it abort);
+ * 2. its id and every merged-in id go to the suppression list (S3) before anything is deleted, so a
+ *    crash later still keeps the shopper out of snapshots, features and compacted raw data;
+ * 3. identity links, merge history (its own, its merged profiles', and the refusals other profiles
+ *    recorded about it) are deleted, merged profiles become tombstones;
+ * 4. the profile becomes a tombstone (id and erasure time only; it stops an in-flight event from
+ *    recreating it). Running it again finishes a partial erasure and changes nothing after a full one.
+ */
+export async function eraseProfile(deps: EraseDeps, profileId: string, now = new Date()): Promise<EraseResult> {
+  const item = await freeze(deps, profileId, now);
+  if (item.erasedAt) return { profileId: item.profileId, suppressed: [], linksRemoved: 0, historyRemoved: 0, alreadyErased: true };
+  const family = [item.profileId, ...[...(item.mergedFrom ?? [])].sort()];
+  await suppressProfiles(deps.blobs, family, item.profileId, now);
+
+  const familySet = new Set(family);
+  const identifiers: HashedIdentifier[] = identifiersOf(item);
+  const unlinked = await Promise.all(identifiers.map((id) => deps.graph.unlink(id, familySet)));
+
+  let historyRemoved = 0;
+  for (const id of family) {
+    const entries = await historyItems(deps, id);
+    for (const entry of entries) {
+      // A refusal recorded on another profile names this one: remove that side too.
+      const other = entry.kind === 'refused' ? (entry.survivor === id ? entry.other : entry.survivor) : undefined;
+      if (other && !familySet.has(other) && other.startsWith('p_'))
+        historyRemoved += await deleteItem(deps, { pk: `PROFILE#${other}`, sk: `${HISTORY_SK_PREFIX}refused#${id}` });
+      historyRemoved += await deleteItem(deps, { pk: entry.pk, sk: entry.sk });
+    }
+  }
+  const tombstone = (id: string) => ({ ...profileKey(id), profileId: id, status: 'deleted', erasedAt: now.toISOString(), erasedWith: item.profileId });
+  await Promise.all(family.slice(1).map((id) => deps.ddb.send(new PutCommand({ TableName: deps.table, Item: tombstone(id) }))));
+  await deps.ddb.send(new PutCommand({ TableName: deps.table, Item: tombstone(item.profileId) }));
+  return { profileId: item.profileId, suppressed: family, linksRemoved: unlinked.filter(Boolean).length, historyRemoved, alreadyErased: false };
+}
+
+/** Follows merges to the live profile and marks it deleted; returns its full item (read after the mark). */
+async function freeze(deps: EraseDeps, profileId: string, now: Date): Promise<StoredProfile> {
+  let id = profileId;
+  for (let hop = 0; hop < MAX_HOPS; hop++) {
+    const out = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: profileKey(id), ConsistentRead: true }));
+    const item = out.Item as StoredProfile | undefined;
+    if (!item) throw new ProfileNotFoundError(profileId);
+    if (item.status === 'deleted') return item;
+    if (item.status === 'merged' && item.mergedInto) {
+      id = item.mergedInto;
+      continue;
+    }
+    if (item.status === 'merging') {
+      await deps.graph.completeMerge(id, now);
+      continue;
+    }
+    try {
+      const marked = await deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.table,
+          Key: profileKey(id),
+          UpdateExpression: 'SET #st = :deleted, updatedAt = :now ADD version :one',
+          ConditionExpression: 'attribute_not_exists(#st) OR #st = :active',
+          ExpressionAttributeNames: { '#st': 'status' },
+          ExpressionAttributeValues: { ':deleted': 'deleted', ':active': 'active', ':now': now.toISOString(), ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return marked.Attributes as StoredProfile;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error; // its status changed under us: look again
+    }
+  }
+  throw new Error(`profile ${profileId}: could not reach a stable state to erase`);
+}
+
+async function historyItems(deps: EraseDeps, profileId: string): Promise<(MergeHistoryEntry & { pk: string; sk: string })[]> {
+  const items: (MergeHistoryEntry & { pk: string; sk: string })[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.ddb.send(
+      new QueryCommand({
+        TableName: deps.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :hist)',
+        ExpressionAttributeValues: { ':pk': profileKey(profileId).pk, ':hist': HISTORY_SK_PREFIX },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...((page.Items ?? []) as (MergeHistoryEntry & { pk: string; sk: string })[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+async function deleteItem(deps: EraseDeps, key: { pk: string; sk: string }): Promise<number> {
+  const out = await deps.ddb.send(new DeleteCommand({ TableName: deps.table, Key: key, ReturnValues: 'ALL_OLD' }));
+  return out.Attributes ? 1 : 0;
+}

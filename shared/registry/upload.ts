@@ -1,0 +1,442 @@
+/**
+ * Bring your own ONNX. An operator uploads, IN THIS ORDER:
+ *   1. uploads/models/<family>/<name>.onnx   the model (recommender contract: models/recommender/contract.ts)
+ *   2. uploads/models/<family>/<name>.json   its manifest {family, name, itemIndex, description, …}
+ * The manifest upload triggers the validation (S3 → functions/jobs/validate-upload.ts), so the model
+ * file must already be there; re-uploading the manifest re-runs the validation.
+ *
+ * The model is loaded in onnxruntime-node, checked against the family's contract with the size of its
+ * item index (declared inputs/outputs, golden inputs giving finite scores of the right shape), scored
+ * on the latest snapshot's holdout next to the popularity baseline and the champion (both on the same
+ * cases), and judged by the same gate as retrained models (./gate). It then becomes a new immutable
+ * version with its card and the `challenger` alias moves to it; promotion to champion happens only
+ * through the retraining state machine's gate. Otherwise nothing is registered. Either way a report
+ * with every reason goes to uploads/reports/<name>.json.
+ *
+ * Holdout contract for uploads: train on data before the holdout start of the latest snapshot (the
+ * report and the card give it); a manifest `dataWindow.to` after it is refused (leaked metrics). An
+ * upload that states no window is trusted to respect it.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type * as ort from 'onnxruntime-node';
+import { checkRecommenderSession, META_KIND, RECOMMENDER_FAMILY } from '../../models/recommender/contract';
+import { buildTestCases, evaluateScorer, onnxScorer, popularityScorer, type TestCase } from '../../models/recommender/evaluate';
+import { buildItemIndex, DEFAULT_TRAIN_OPTIONS, type ItemIndex } from '../../models/recommender/train';
+import type { MetricSummary } from '../../models/evaluation/metrics';
+import { zodIssues } from '../http/validation';
+import { readModelMetadata } from '../onnx/graph';
+import { createSession, describeSession, type ValueDescription } from '../onnx/session';
+import type { BlobStore } from '../storage/blob';
+import { type Interaction, type ItemMeta, loadSnapshot, SNAPSHOTS_PREFIX, type SnapshotManifest } from '../training/snapshot';
+import { type GateDecision, type GatePolicy, gateAgainstChampion } from './gate';
+import type { ObjectStore, StoredObject } from './objects';
+import { type AliasPointer, type ModelCard, type ModelRegistry, newVersionId, sha256Hex } from './registry';
+
+export const UPLOADS_PREFIX = 'uploads/models/';
+export const UPLOAD_REPORTS_PREFIX = 'uploads/reports/';
+/** Families with a contract an uploaded model can be checked against. */
+export const UPLOADABLE_FAMILIES = [RECOMMENDER_FAMILY] as const;
+export const DEFAULT_MAX_MODEL_BYTES = 256 * 1024 * 1024;
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const FAMILY_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+export const uploadManifestSchema = z.strictObject({
+  family: z.string({ message: 'must be a string' }).regex(FAMILY_RE, 'must be a model family name (lowercase letters, digits, - and _)'),
+  name: z.string({ message: 'must be a string' }).regex(NAME_RE, 'must be 1-100 letters, digits, ".", "-" or "_", starting with a letter or digit'),
+  itemIndex: z.union(
+    [
+      z.literal('champion'),
+      z
+        .array(z.string({ message: 'must be an item id (string)' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters'), {
+          message: "must be 'champion' or a list of item ids",
+        })
+        .min(1, 'must list at least one item id')
+        .max(1_000_000, 'must list at most 1,000,000 item ids')
+        .refine((ids) => new Set(ids).size === ids.length, { message: 'must not repeat an item id' }),
+    ],
+    { message: "must be 'champion' or a non-empty list of item ids (the model's output order)" },
+  ),
+  description: z.string({ message: 'must be a string' }).max(2000, 'must be at most 2000 characters').optional(),
+  algorithm: z.string().max(200, 'must be at most 200 characters').optional(),
+  codeVersion: z.string().max(200, 'must be at most 200 characters').optional(),
+  trainingSeconds: z.number({ message: 'must be a number' }).min(0, 'must be ≥ 0').optional(),
+  hyperparameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+  dataWindow: z
+    .strictObject({
+      from: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).optional(),
+      to: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }),
+    })
+    .optional(),
+});
+export type UploadManifest = z.infer<typeof uploadManifestSchema>;
+
+/** The holdout an upload is judged on: the latest training snapshot. */
+export interface Holdout {
+  manifest: SnapshotManifest;
+  interactions: readonly Interaction[];
+  items: Readonly<Record<string, ItemMeta>>;
+}
+
+export interface UploadReport {
+  status: 'accepted' | 'rejected';
+  family?: string;
+  name: string;
+  manifestKey: string;
+  modelKey?: string;
+  reportKey: string;
+  checkedAt: string;
+  /** The registered version (accepted only) and the alias moved to it. */
+  version?: string;
+  alias?: 'challenger';
+  /** Accepted: why it passed the gate. Rejected: EVERY reason it was refused. */
+  reasons: string[];
+  model?: { bytes: number; sha256: string; kind?: string; inputs?: string[]; outputs?: string[] };
+  itemIndex?: { source: 'champion' | 'explicit'; items: number; championVersion?: string };
+  evaluation?: {
+    snapshot: string;
+    holdoutStart: string;
+    cases: number;
+    model: MetricSummary;
+    baseline: MetricSummary;
+    champion?: { version: string; artifact: 'serving' | 'eval'; metrics: MetricSummary };
+  };
+  gate?: GateDecision;
+  /** A re-delivered S3 event found this upload already registered. */
+  alreadyRegistered?: boolean;
+}
+
+export interface UploadDeps {
+  registry: ModelRegistry;
+  /** The bucket: uploads/ is read, uploads/reports/ written. */
+  objects: ObjectStore;
+  /** The latest snapshot's holdout (undefined: no snapshot yet). */
+  loadHoldout(): Promise<Holdout | undefined>;
+  policyFor(family: string): GatePolicy;
+  maxModelBytes?: number;
+  now?: () => Date;
+}
+
+/** `uploads/models/<family>/<name>.json` → family and name; undefined for any other key. */
+export function parseUploadKey(key: string): { family: string; name: string } | undefined {
+  const m = /^uploads\/models\/([^/]+)\/([^/]+)\.json$/.exec(key);
+  if (!m) return undefined;
+  const [, family, name] = m as unknown as [string, string, string];
+  return FAMILY_RE.test(family) && NAME_RE.test(name) ? { family, name } : undefined;
+}
+
+const reportKeyFor = (name: string) => `${UPLOAD_REPORTS_PREFIX}${name}.json`;
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+type ItemsArtifact = ItemIndex & { categories?: (string | null)[] };
+type ChampionScore = { version: string; artifact: 'serving' | 'eval'; metrics: MetricSummary };
+
+/** Validates one uploaded model from its manifest key; writes the report and returns it. Throws only on storage failures (so S3 retries). */
+export async function validateUpload(deps: UploadDeps, manifestKey: string): Promise<UploadReport> {
+  return new UploadValidation(deps, manifestKey).run();
+}
+
+/** One validation: each step adds every reason it finds to the report, later steps run when they can. */
+class UploadValidation {
+  private readonly now: Date;
+  private readonly report: UploadReport;
+  private readonly key: { family: string; name: string } | undefined;
+  private manifestObject: StoredObject | undefined;
+  private manifest: UploadManifest | undefined;
+  private modelBytes: Uint8Array | undefined;
+  private holdout: Holdout | undefined;
+  private champion: AliasPointer | undefined;
+  private items: ItemsArtifact | undefined;
+
+  constructor(
+    private readonly deps: UploadDeps,
+    private readonly manifestKey: string,
+  ) {
+    this.now = deps.now?.() ?? new Date();
+    this.key = parseUploadKey(manifestKey);
+    const fallback =
+      (manifestKey.split('/').pop() ?? 'upload')
+        .replace(/\.json$/, '')
+        .replace(/[^A-Za-z0-9._-]/g, '_')
+        .slice(0, 100) || 'upload';
+    const name = this.key?.name ?? fallback;
+    this.report = { status: 'rejected', name, manifestKey, reportKey: reportKeyFor(name), checkedAt: this.now.toISOString(), reasons: [] };
+  }
+
+  private reject(reason: string): void {
+    this.report.reasons.push(reason);
+  }
+
+  private async finish(): Promise<UploadReport> {
+    await this.deps.objects.put(this.report.reportKey, Buffer.from(JSON.stringify(this.report, null, 2)), { contentType: 'application/json' });
+    return this.report;
+  }
+
+  async run(): Promise<UploadReport> {
+    if (!this.key) {
+      this.reject(`key: "${this.manifestKey}" is not uploads/models/<family>/<name>.json (family: ${FAMILY_RE.source}, name: ${NAME_RE.source})`);
+      return this.finish();
+    }
+    const { family } = this.key;
+    this.report.family = family;
+    this.report.modelKey = `${UPLOADS_PREFIX}${family}/${this.key.name}.onnx`;
+    this.manifestObject = await this.deps.objects.get(this.manifestKey);
+    if (!this.manifestObject) {
+      this.reject(`manifest: ${this.manifestKey} no longer exists`);
+      return this.finish();
+    }
+    this.readManifest(this.manifestObject, this.key);
+    this.modelBytes = await this.readModel(this.report.modelKey);
+    const version = this.versionId();
+    // A re-delivered event: the version this upload maps to already exists.
+    if (version && this.report.reasons.length === 0 && (await this.deps.registry.hasVersion(family, version))) return this.registered(version);
+    await this.readHoldout();
+    this.champion = await this.deps.registry.getAlias(family, 'champion');
+    this.items = await this.resolveItems(family);
+    let session: ort.InferenceSession | undefined;
+    try {
+      session = await this.openSession();
+      if (!session || !this.items || !(await this.meetsContract(session, this.items)) || !this.holdout) return this.finish();
+      const judged = await this.evaluate(session, family, this.holdout, this.items);
+      if (this.report.reasons.length > 0 || !version) return this.finish();
+      await this.register(session, family, version, judged);
+      return this.registered(version);
+    } finally {
+      await session?.release();
+    }
+  }
+
+  private readManifest(object: StoredObject, key: { family: string; name: string }): void {
+    try {
+      const parsed = uploadManifestSchema.safeParse(JSON.parse(Buffer.from(object.body).toString('utf8')));
+      if (parsed.success) this.manifest = parsed.data;
+      else for (const issue of zodIssues(parsed.error)) this.reject(`manifest.${issue.field}: ${issue.reason}`);
+    } catch (error) {
+      this.reject(`manifest: not valid JSON (${message(error)})`);
+    }
+    if (this.manifest && this.manifest.family !== key.family)
+      this.reject(`manifest.family: "${this.manifest.family}" does not match the upload folder "${key.family}"`);
+    if (this.manifest && this.manifest.name !== key.name) this.reject(`manifest.name: "${this.manifest.name}" does not match the file name "${key.name}"`);
+    if (!(UPLOADABLE_FAMILIES as readonly string[]).includes(key.family)) {
+      this.reject(`family: "${key.family}" has no contract an uploaded model can be checked against (supported: ${UPLOADABLE_FAMILIES.join(', ')})`);
+    }
+  }
+
+  private async readModel(modelKey: string): Promise<Uint8Array | undefined> {
+    const maxBytes = this.deps.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES;
+    const head = await this.deps.objects.head(modelKey);
+    if (!head) return void this.reject(`model: ${modelKey} not found; upload the .onnx file BEFORE its manifest, then re-upload the manifest`);
+    if (head.size > maxBytes) return void this.reject(`model: ${head.size} bytes, more than the ${maxBytes} bytes an upload may have`);
+    if (head.size === 0) return void this.reject('model: the file is empty');
+    const bytes = (await this.deps.objects.get(modelKey))?.body;
+    if (!bytes) return void this.reject(`model: ${modelKey} disappeared while it was being read`);
+    this.report.model = { bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
+    return bytes;
+  }
+
+  /** Deterministic per upload (manifest time + content hashes), so a re-delivered event maps to the same version. */
+  private versionId(): string | undefined {
+    if (!this.modelBytes || !this.report.model || !this.manifestObject) return undefined;
+    const hash = createHash('sha256').update(this.report.model.sha256).update(this.manifestObject.body).digest('hex');
+    return newVersionId(this.manifestObject.lastModified, hash);
+  }
+
+  private async readHoldout(): Promise<void> {
+    this.holdout = await this.deps.loadHoldout();
+    if (!this.holdout) return this.reject('evaluation: there is no training snapshot to evaluate on yet; run the retraining state machine first');
+    const to = this.manifest?.dataWindow?.to;
+    const start = this.holdout.manifest.holdoutStart;
+    if (to && Date.parse(to) > Date.parse(start))
+      this.reject(`manifest.dataWindow.to: ${to} is after the holdout start ${start}: its holdout metrics would be leaked`);
+  }
+
+  private async resolveItems(family: string): Promise<ItemsArtifact | undefined> {
+    const manifest = this.manifest;
+    if (!manifest) return undefined;
+    if (manifest.itemIndex !== 'champion') {
+      const ids = manifest.itemIndex;
+      this.report.itemIndex = { source: 'explicit', items: ids.length };
+      return {
+        itemIds: ids,
+        popularity: popularityOf(this.holdout?.interactions ?? [], ids),
+        categories: ids.map((id) => this.holdout?.items[id]?.category ?? null),
+      };
+    }
+    const champion = this.champion;
+    if (!champion) return void this.reject(`manifest.itemIndex: "champion", but ${family} has no champion yet; list the item ids in the model's output order`);
+    const items = await this.deps.registry.getJson<ItemsArtifact>(family, champion.version, 'items.json');
+    if (!items) return void this.reject(`manifest.itemIndex: the champion ${champion.version} has no items.json`);
+    this.report.itemIndex = { source: 'champion', items: items.itemIds.length, championVersion: champion.version };
+    return items;
+  }
+
+  private async openSession(): Promise<ort.InferenceSession | undefined> {
+    if (!this.modelBytes || !this.report.model) return undefined;
+    let session: ort.InferenceSession;
+    try {
+      session = await createSession(this.modelBytes);
+    } catch (error) {
+      return void this.reject(`model: onnxruntime cannot load it (${message(error).split('\n')[0]})`);
+    }
+    this.report.model.inputs = [...session.inputNames];
+    this.report.model.outputs = [...session.outputNames];
+    const kind = safeMetadata(this.modelBytes)[META_KIND];
+    if (kind) this.report.model.kind = kind;
+    return session;
+  }
+
+  private async meetsContract(session: ort.InferenceSession, items: ItemsArtifact): Promise<boolean> {
+    const contract = await checkRecommenderSession(session, items.itemIds.length);
+    if (!contract.ok) for (const reason of contract.reasons) this.reject(`contract: ${reason}`);
+    return contract.ok;
+  }
+
+  /** Candidate, popularity baseline and champion on the same holdout cases, then the gate. */
+  private async evaluate(session: ort.InferenceSession, family: string, holdout: Holdout, items: ItemsArtifact) {
+    const holdoutStartMs = Date.parse(holdout.manifest.holdoutStart);
+    const cases = buildTestCases(holdout.interactions, holdoutStartMs);
+    const before = holdout.interactions.filter((x) => x.ts < holdoutStartMs);
+    const model = await evaluateScorer(cases, items.itemIds, onnxScorer(session));
+    const baseline = await evaluateScorer(cases, items.itemIds, popularityScorer(popularityOf(before, items.itemIds)));
+    const scored = this.champion ? await scoreChampion(this.deps.registry, family, this.champion.version, holdout.manifest.holdoutStart, cases) : undefined;
+    const champion: ChampionScore | undefined = scored && 'metrics' in scored ? scored : undefined;
+    if (scored && 'reason' in scored) this.reject(`evaluation: the champion cannot be compared on this holdout: ${scored.reason}`);
+    this.report.evaluation = {
+      snapshot: holdout.manifest.runId,
+      holdoutStart: holdout.manifest.holdoutStart,
+      cases: cases.length,
+      model,
+      baseline,
+      ...(champion ? { champion } : {}),
+    };
+    const gate = gateAgainstChampion(model, champion?.metrics ?? null, baseline, this.deps.policyFor(family));
+    this.report.gate = gate;
+    if (!gate.passed) for (const reason of gate.reasons) this.reject(`gate: ${reason}`);
+    return { model, baseline, champion, gate, cases: cases.length, holdout };
+  }
+
+  /** Artifacts first, the card last (a version is listed once its card exists). */
+  private async register(session: ort.InferenceSession, family: string, version: string, judged: Awaited<ReturnType<UploadValidation['evaluate']>>) {
+    const { manifest, modelBytes, manifestObject, items, report } = this;
+    if (!manifest || !modelBytes || !manifestObject || !items || !report.model || !report.modelKey) throw new Error('register: validation state is incomplete');
+    const { holdout } = judged;
+    const description = describeSession(session);
+    const tensor = (v: ValueDescription) => ({ name: v.name, type: v.type ?? 'unknown', shape: v.shape ?? [] });
+    const card: ModelCard = {
+      family,
+      version,
+      createdAt: manifestObject.lastModified.toISOString(),
+      algorithm: manifest.algorithm ?? `uploaded ONNX${report.model.kind ? ` (${report.model.kind})` : ''}`,
+      hyperparameters: manifest.hyperparameters ?? {},
+      signature: { inputs: description.inputs.map(tensor), outputs: description.outputs.map(tensor) },
+      data: {
+        snapshot: `uploaded:${manifest.name}`,
+        // Trained before the holdout start (the upload contract) unless the manifest says when.
+        asOf: manifest.dataWindow?.to ?? holdout.manifest.holdoutStart,
+        holdoutStart: holdout.manifest.holdoutStart,
+        users: 0,
+        items: items.itemIds.length,
+        interactions: 0,
+        ...(manifest.dataWindow?.from ? { from: manifest.dataWindow.from } : {}),
+      },
+      trainingSeconds: manifest.trainingSeconds ?? 0,
+      ...(this.champion ? { parentVersion: this.champion.version } : {}),
+      codeVersion: manifest.codeVersion ?? `upload:sha256:${report.model.sha256.slice(0, 12)}`,
+      metrics: judged.model,
+      baseline: judged.baseline,
+      ...(judged.champion ? { champion: { version: judged.champion.version, metrics: judged.champion.metrics } } : {}),
+      holdout: { snapshot: holdout.manifest.runId, asOf: holdout.manifest.asOf, holdoutStart: holdout.manifest.holdoutStart, cases: judged.cases },
+      gate: judged.gate,
+      source: {
+        kind: 'uploaded',
+        name: manifest.name,
+        ...(manifest.description ? { description: manifest.description } : {}),
+        manifestKey: this.manifestKey,
+        modelKey: report.modelKey,
+        sha256: report.model.sha256,
+        itemIndex: manifest.itemIndex === 'champion' ? 'champion' : 'explicit',
+      },
+    };
+    await this.deps.registry.putArtifact(family, version, 'model.onnx', modelBytes);
+    await this.deps.registry.putArtifact(family, version, 'items.json', items);
+    await this.deps.registry.putArtifact(family, version, 'upload/manifest.json', manifestObject.body);
+    await this.deps.registry.putCard(card);
+  }
+
+  /** The version exists: move `challenger` to it (unless a previous delivery finished) and write the report last. */
+  private async registered(version: string): Promise<UploadReport> {
+    const family = this.key?.family as string;
+    const report = this.report;
+    const card = await this.deps.registry.getCard(family, version);
+    const stored = await this.deps.objects.get(report.reportKey);
+    const previous = stored ? (JSON.parse(Buffer.from(stored.body).toString('utf8')) as UploadReport) : undefined;
+    if (previous?.status === 'accepted' && previous.version === version) return { ...previous, alreadyRegistered: true };
+    const reasons = card?.gate?.reasons ?? [];
+    await this.deps.registry.setAlias(family, 'challenger', version, `uploaded model ${report.name} passed validation: ${reasons.join('; ')}`, this.now);
+    Object.assign(report, { status: 'accepted', version, alias: 'challenger', reasons }, card?.gate ? { gate: card.gate } : {});
+    if (!report.evaluation && card?.metrics && card.baseline && card.holdout) {
+      report.alreadyRegistered = true;
+      const { snapshot, holdoutStart, cases } = card.holdout;
+      report.evaluation = { snapshot, holdoutStart, cases, model: card.metrics as MetricSummary, baseline: card.baseline as MetricSummary };
+    }
+    return this.finish();
+  }
+}
+
+function safeMetadata(bytes: Uint8Array): Record<string, string> {
+  try {
+    return readModelMetadata(bytes);
+  } catch {
+    return {};
+  }
+}
+
+/** Time-decayed popularity (as the trainer computes it) of the given items; 0 for items never seen. */
+function popularityOf(interactions: readonly Interaction[], itemIds: readonly string[]): number[] {
+  if (interactions.length === 0) return itemIds.map(() => 0);
+  const index = buildItemIndex(interactions, { ...DEFAULT_TRAIN_OPTIONS, minItemInteractions: 1, maxItems: Number.MAX_SAFE_INTEGER });
+  const byId = new Map(index.itemIds.map((id, i) => [id, index.popularity[i] ?? 0]));
+  return itemIds.map((id) => byId.get(id) ?? 0);
+}
+
+/**
+ * Scores the champion on the same cases without leakage (the retraining run's rule): its served model
+ * when trained on data up to the holdout start at most, else its evaluation artifact (trained before
+ * its own holdout start) when that start is no later than this one; otherwise it cannot be compared.
+ */
+async function scoreChampion(
+  registry: ModelRegistry,
+  family: string,
+  version: string,
+  holdoutStart: string,
+  cases: readonly TestCase[],
+): Promise<ChampionScore | { reason: string }> {
+  const card = await registry.getCard(family, version);
+  if (!card) return { reason: `champion ${version} has no model card` };
+  const holdoutMs = Date.parse(holdoutStart);
+  const artifact = Date.parse(card.data.asOf) <= holdoutMs ? 'serving' : Date.parse(card.data.holdoutStart) <= holdoutMs ? 'eval' : undefined;
+  if (!artifact) return { reason: `champion ${version} was trained on data up to ${card.data.asOf}, after this holdout's start ${holdoutStart}` };
+  const prefix = artifact === 'eval' ? 'eval/' : '';
+  const [bytes, items] = await Promise.all([
+    registry.getModelBytes(family, version, `${prefix}model.onnx`),
+    registry.getJson<ItemIndex>(family, version, `${prefix}items.json`),
+  ]);
+  if (!bytes || !items) return { reason: `champion ${version} has no ${prefix}model.onnx / ${prefix}items.json` };
+  const session = await createSession(bytes);
+  try {
+    return { version, artifact, metrics: await evaluateScorer(cases, items.itemIds, onnxScorer(session)) };
+  } finally {
+    await session.release();
+  }
+}
+
+/** The newest snapshot under snapshots/ (by its manifest's write time) with its interactions. */
+export async function latestHoldout(blobs: BlobStore, objects: ObjectStore): Promise<Holdout | undefined> {
+  const manifests = (await objects.list(SNAPSHOTS_PREFIX)).filter((o) => o.key.endsWith('/manifest.json'));
+  const newest = manifests.sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime() || (a.key < b.key ? -1 : 1)).at(-1);
+  if (!newest) return undefined;
+  const manifest = await blobs.getJson<SnapshotManifest>(newest.key);
+  if (!manifest) return undefined;
+  const { interactions, items } = await loadSnapshot(blobs, manifest);
+  return { manifest, interactions, items };
+}

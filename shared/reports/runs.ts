@@ -1,0 +1,129 @@
+/**
+ * Run reports in the data bucket:
+ *
+ *   runs/<runId>/report.json    the report (also the state machine's output)
+ *   runs/<runId>/report.html    the page people read (./html)
+ *   runs/index/<inverted start time>-<runId>.json   a small summary; S3 lists keys in ascending
+ *                                                   order, so the newest run comes first and a page
+ *                                                   of runs is one LIST plus one GET per run
+ *
+ * Every key is derived from the run (id, start time), so a retried RecordRun rewrites the same objects.
+ */
+import { FAMILIES } from '../training/families';
+import type { RunReport } from '../training/pipeline';
+import { ModelRegistry } from '../registry/registry';
+import type { BlobStore } from '../storage/blob';
+import { type FamilyHistory, type RunReportHistory, renderRunReportHtml } from './html';
+
+export type { FamilyHistory, RunReportHistory };
+
+export const RUN_INDEX_PREFIX = 'runs/index/';
+const MAX_MS = 9_999_999_999_999;
+
+export interface RunSummary {
+  runId: string;
+  outcome: RunReport['outcome'];
+  startedAt?: string;
+  finishedAt: string;
+  trigger?: string;
+  families: { family: string; version: string; passed?: boolean; promoted: boolean; 'NDCG@10'?: number; 'HR@10'?: number }[];
+  error?: string;
+  reportKey: string;
+  htmlKey: string;
+}
+
+export function runIndexKey(report: Pick<RunReport, 'runId' | 'startedAt' | 'finishedAt'>): string {
+  const ms = Date.parse(report.startedAt ?? report.finishedAt);
+  const inverted = String(MAX_MS - (Number.isFinite(ms) ? ms : 0)).padStart(13, '0');
+  return `${RUN_INDEX_PREFIX}${inverted}-${report.runId}.json`;
+}
+
+export function summarise(report: RunReport): RunSummary {
+  return {
+    runId: report.runId,
+    outcome: report.outcome,
+    ...(report.startedAt ? { startedAt: report.startedAt } : {}),
+    finishedAt: report.finishedAt,
+    ...(report.trigger ? { trigger: report.trigger } : {}),
+    families: report.families.map((f) => ({
+      family: f.family,
+      version: f.candidate.version,
+      ...(f.gate ? { passed: f.gate.passed } : {}),
+      promoted: f.promoted !== undefined,
+      ...(f.metrics['NDCG@10'] !== undefined ? { 'NDCG@10': f.metrics['NDCG@10'] } : {}),
+      ...(f.metrics['HR@10'] !== undefined ? { 'HR@10': f.metrics['HR@10'] } : {}),
+    })),
+    ...(report.error?.Error ? { error: report.error.Error } : {}),
+    reportKey: report.reportKey,
+    htmlKey: report.htmlKey,
+  };
+}
+
+/** Reads the last `limit` versions of each family (cards) and the champion alias history from the registry. */
+export async function loadHistory(blobs: BlobStore, families: readonly string[] = Object.keys(FAMILIES), limit = 30): Promise<RunReportHistory> {
+  const registry = new ModelRegistry(blobs);
+  return Promise.all(
+    families.map(async (family): Promise<FamilyHistory> => {
+      const [versions, champion, moves] = await Promise.all([
+        registry.listVersions(family),
+        registry.getAlias(family, 'champion'),
+        registry.getAliasHistory(family, 'champion', limit),
+      ]);
+      const recent = versions.slice(-limit);
+      const cards = await Promise.all(recent.map((v) => registry.getCard(family, v)));
+      return {
+        family,
+        versions: recent.map((version, i) => {
+          const card = cards[i] as (NonNullable<(typeof cards)[number]> & { compute?: string }) | undefined;
+          return {
+            version,
+            ...(card?.createdAt ? { createdAt: card.createdAt } : {}),
+            ...(card?.metrics ? { metrics: card.metrics } : {}),
+            ...(card?.baseline ? { baseline: card.baseline } : {}),
+            ...(card?.gate ? { gate: card.gate } : {}),
+            ...(card?.compute ? { compute: card.compute } : {}),
+          };
+        }),
+        ...(champion ? { champion: champion.version } : {}),
+        championMoves: moves.map((m) => ({ version: m.version, updatedAt: m.updatedAt, reason: m.reason, ...(m.previous ? { previous: m.previous } : {}) })),
+      };
+    }),
+  );
+}
+
+/** Writes report.json, report.html and the index entry of a run. */
+export async function writeRunReport(blobs: BlobStore, report: RunReport, history?: RunReportHistory): Promise<void> {
+  const families = report.families.length ? report.families.map((f) => f.family) : Object.keys(FAMILIES);
+  const html = renderRunReportHtml(report, history ?? (await loadHistory(blobs, families)));
+  await blobs.putJson(report.reportKey, report);
+  await blobs.putBytes(report.htmlKey, Buffer.from(html, 'utf8'), 'text/html; charset=utf-8');
+  await blobs.putJson(runIndexKey(report), summarise(report));
+}
+
+export interface RunPage {
+  runs: RunSummary[];
+  /** Pass as `cursor` for the next (older) page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/**
+ * A page of runs, newest first. `cursor` is the last index key of the previous page. The index is
+ * listed whole (one LIST per 1000 runs) and paged here: a page never depends on S3's continuation
+ * tokens, which s3rver cannot produce on OpenSSL 3 (it ciphers them with DES).
+ */
+export async function listRuns(blobs: BlobStore, options: { limit: number; cursor?: string }): Promise<RunPage> {
+  const all = await blobs.listKeys(RUN_INDEX_PREFIX);
+  const start = options.cursor ? all.findIndex((k) => k > (options.cursor as string)) : 0;
+  const keys = start < 0 ? [] : all.slice(start, start + options.limit);
+  const summaries = await Promise.all(keys.map((k) => blobs.getJson<RunSummary>(k)));
+  const runs = summaries.filter((s): s is RunSummary => s !== undefined);
+  const last = keys.at(-1);
+  const more = start >= 0 && start + options.limit < all.length;
+  return { runs, ...(more && last ? { nextCursor: last } : {}) };
+}
+
+/** The HTML report of a run, or undefined when there is none. */
+export async function readRunReportHtml(blobs: BlobStore, runId: string): Promise<string | undefined> {
+  const bytes = await blobs.getBytes(`runs/${runId}/report.html`);
+  return bytes ? Buffer.from(bytes).toString('utf8') : undefined;
+}

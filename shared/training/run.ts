@@ -1,0 +1,183 @@
+/**
+ * The retraining run: its request (the state machine input), its configuration (request over
+ * environment defaults, resolved once by PrepareSnapshot and carried in the state) and the state the
+ * tasks pass along. Types and validation only: no AWS SDK, no model code.
+ */
+import { z } from 'zod';
+import type { MetricSummary } from '../../models/evaluation/metrics';
+import { numberEnv, optionalEnv } from '../config/env';
+import { zodIssues } from '../http/validation';
+import { type GatePolicy, GatePolicyError, gatePolicyFromEnv, gatePolicySchema, parseGatePolicy } from '../registry/gate';
+import { FAMILIES, familySpec } from './families';
+import type { SnapshotManifest } from './snapshot';
+
+export type { GatePolicy };
+
+export interface FargateConfig {
+  subnets: string[];
+  securityGroups: string[];
+  assignPublicIp: 'ENABLED' | 'DISABLED';
+}
+
+export interface RunConfig {
+  holdoutDays: number;
+  minHoldoutUsers: number;
+  /** Per family: hyperparameter overrides for this run. */
+  hyperparameters: Record<string, Record<string, number | string | boolean>>;
+  /** Per family: the gate policy (shared/registry/gate.ts defaults, then GATE_POLICY, then the request). */
+  policies: Record<string, GatePolicy>;
+  compute: {
+    /** Snapshots with more interactions than this train on ECS Fargate instead of Lambda (a Choice state reads it). */
+    fargateAboveInteractions: number;
+    fargate: FargateConfig;
+  };
+}
+
+/** What a family's evaluation task returns: candidate, champion and baseline scored on the SAME holdout cases. */
+export interface FamilyEvaluation {
+  family: string;
+  candidate: { version: string; trainingSeconds: number; compute: string; hyperparameters: Record<string, number | string | boolean> };
+  metrics: MetricSummary;
+  baseline: MetricSummary;
+  champion?: { version: string; artifact: 'serving' | 'eval'; metrics: MetricSummary };
+  /** Why a champion that exists could not be scored (then nothing is promoted). */
+  championNotComparable?: string;
+  cases: number;
+}
+
+export interface FamilyGate {
+  family: string;
+  passed: boolean;
+  reasons: string[];
+  policy: GatePolicy;
+  /** The champion the candidate was judged against (the alias may only move from this version). */
+  championVersion: string | null;
+}
+
+export interface Promotion {
+  family: string;
+  version: string;
+  previous?: string;
+}
+
+/** The state the retraining state machine carries from task to task. */
+export interface RunState {
+  runId: string;
+  startedAt: string;
+  trigger?: string;
+  asOf?: string;
+  config: RunConfig;
+  /** The version id every family's candidate of this run is written under (retries rewrite the same version). */
+  candidateVersion: string;
+  /** S3 key of this state as PrepareSnapshot left it: the input of a training container. */
+  stateKey: string;
+  snapshot?: SnapshotManifest;
+  enoughData?: boolean;
+  /** Output of the TrainAndEvaluate Parallel state: one entry per branch. */
+  families?: FamilyEvaluation[];
+  gate?: { passed: boolean; families: FamilyGate[] };
+  promotions?: Promotion[];
+  error?: { Error?: string; Cause?: string };
+}
+
+/** `{ <family>: schema }` for every known family; an unknown family is refused by name. */
+function perFamily<T>(schema: (family: string) => z.ZodType<T>): z.ZodType<Record<string, T>> {
+  return z.strictObject(Object.fromEntries(Object.keys(FAMILIES).map((family) => [family, schema(family).optional()]))) as unknown as z.ZodType<
+    Record<string, T>
+  >;
+}
+
+/** The state machine input (on demand or from the schedule). Unknown fields are refused, so a typo is never silently ignored. */
+export const runRequestSchema = z.strictObject({
+  trigger: z.string().max(100).optional(),
+  /** Point in time of the snapshot (ISO); default: the newest event. */
+  asOf: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).optional(),
+  holdoutDays: z.number().int('must be an integer').min(1, 'must be at least 1').max(90, 'must be at most 90').optional(),
+  minUsers: z.number().int('must be an integer').min(1, 'must be at least 1').optional(),
+  hyperparameters: perFamily((family) => familySpec(family).hyperparameters).optional(),
+  policy: perFamily(() => gatePolicySchema as z.ZodType<Record<string, unknown>>).optional(),
+  compute: z.strictObject({ fargateAboveInteractions: z.number().int().min(0).optional() }).optional(),
+});
+export type RunRequest = z.infer<typeof runRequestSchema>;
+
+/** A run request or configuration that cannot be used; the message names every field and reason. */
+export class InvalidRunRequestError extends Error {
+  constructor(readonly issues: { field: string; reason: string }[]) {
+    super(`Invalid retraining request: ${issues.map((i) => `${i.field}: ${i.reason}`).join('; ')}`);
+    this.name = 'InvalidRunRequest';
+  }
+}
+
+/** A comma-separated list; `none` (the serverless.yml default) is empty. */
+const list = (raw: string) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s !== 'none');
+
+/** Defaults from the environment of the PrepareSnapshot function (read once per container). */
+export function runDefaults(env: NodeJS.ProcessEnv = process.env): RunConfig {
+  const policies: Record<string, GatePolicy> = {};
+  // The same variables the upload validator reads: GATE_MIN_IMPROVEMENT, GATE_TOLERANCE, GATE_MIN_CASES, GATE_POLICY (JSON).
+  for (const family of Object.keys(FAMILIES)) policies[family] = gatePolicyFromEnv(family, env);
+  const assignPublicIp = optionalEnv('TRAINING_ASSIGN_PUBLIC_IP', 'DISABLED', env);
+  if (assignPublicIp !== 'ENABLED' && assignPublicIp !== 'DISABLED') {
+    throw new Error(`Environment variable TRAINING_ASSIGN_PUBLIC_IP must be ENABLED or DISABLED, got "${assignPublicIp}"`);
+  }
+  return {
+    holdoutDays: numberEnv('RETRAIN_HOLDOUT_DAYS', 7, env),
+    minHoldoutUsers: numberEnv('RETRAIN_MIN_HOLDOUT_USERS', 10, env),
+    hyperparameters: {},
+    policies,
+    compute: {
+      fargateAboveInteractions: numberEnv('TRAIN_ON_FARGATE_ABOVE_INTERACTIONS', 2_000_000, env),
+      fargate: {
+        subnets: list(optionalEnv('TRAINING_SUBNETS', '', env)),
+        securityGroups: list(optionalEnv('TRAINING_SECURITY_GROUPS', '', env)),
+        assignPublicIp,
+      },
+    },
+  };
+}
+
+/** Validates a request and lays it over the defaults. Throws InvalidRunRequestError naming each bad field. */
+export function resolveRunConfig(raw: unknown, defaults: RunConfig): { request: RunRequest; config: RunConfig } {
+  const parsed = runRequestSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new InvalidRunRequestError(zodIssues(parsed.error));
+  const request = parsed.data;
+  const issues: { field: string; reason: string }[] = [];
+  const hyperparameters: RunConfig['hyperparameters'] = { ...request.hyperparameters };
+  const policies: RunConfig['policies'] = {};
+  for (const [family, policy] of Object.entries(defaults.policies)) {
+    try {
+      policies[family] = parseGatePolicy(request.policy?.[family], family, policy);
+    } catch (error) {
+      if (!(error instanceof GatePolicyError)) throw error;
+      issues.push(...error.issues.map((i) => ({ field: `policy.${family}.${i.field}`, reason: i.reason })));
+    }
+  }
+  if (issues.length) throw new InvalidRunRequestError(issues);
+  return {
+    request,
+    config: {
+      ...defaults,
+      holdoutDays: request.holdoutDays ?? defaults.holdoutDays,
+      minHoldoutUsers: request.minUsers ?? defaults.minHoldoutUsers,
+      hyperparameters,
+      policies,
+      compute: { ...defaults.compute, fargateAboveInteractions: request.compute?.fargateAboveInteractions ?? defaults.compute.fargateAboveInteractions },
+    },
+  };
+}
+
+/** The keys of one run in the data bucket. */
+export const runKeys = (runId: string) => ({
+  state: `runs/${runId}/state.json`,
+  report: `runs/${runId}/report.json`,
+  html: `runs/${runId}/report.html`,
+});
+
+export function requireSnapshot(state: RunState): SnapshotManifest {
+  if (!state.snapshot) throw new Error('run state has no snapshot: PrepareSnapshot must run first');
+  return state.snapshot;
+}
