@@ -80,8 +80,10 @@ async function countProfiles(stack: LocalStack, table: string): Promise<number> 
     const page = await stack.emulators.dynamodbClient().send(
       new ScanCommand({
         TableName: table,
-        FilterExpression: 'sk = :sk',
-        ExpressionAttributeValues: { ':sk': { S: 'PROFILE' } },
+        // Live profiles only: merged ones stay behind as redirects, erased ones as tombstones.
+        FilterExpression: 'sk = :sk AND (attribute_not_exists(#status) OR #status = :active)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':sk': { S: 'PROFILE' }, ':active': { S: 'active' } },
         Select: 'COUNT',
         ExclusiveStartKey: start,
       }),

@@ -11,5 +11,6 @@ export const metrics = new Metrics({
 });
 
 function child(component: string) {
-  return logger.createChild({ persistentKeys: { component } });
+  // Its only warning ("no application metrics to publish") is noise for jobs that emit none on purpose.
+  return logger.createChild({ persistentKeys: { component }, logLevel: 'ERROR' });
 }
