@@ -27,7 +27,11 @@ export async function deleteProfileCore(event: ApiEvent): Promise<ApiResult> {
     const result = await eraseProfile(deps, profileId);
     metrics.addMetric('ProfilesErased', 'Count', result.alreadyErased ? 0 : 1);
     logger.info('profile erased', { profileId: result.profileId, suppressed: result.suppressed.length, alreadyErased: result.alreadyErased });
-    return json(200, { ...result, rawEvents: 'removed by the compactRawEvents job (daily); excluded from snapshots and features from now on' });
+    return json(200, {
+      ...result,
+      rawEvents: 'removed by the compactRawEvents job (daily); excluded from snapshots and features from now on',
+      quarantine: 'rows holding its identifiers removed by the compactRawEvents job (daily); encrypted at rest until then',
+    });
   } catch (error) {
     if (error instanceof ProfileNotFoundError) throw notFound(`No profile ${profileId}`);
     throw error;

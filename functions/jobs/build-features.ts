@@ -1,6 +1,6 @@
 import type { S3Event } from 'aws-lambda';
 import { documentClient, s3Client } from '../../shared/aws/clients';
-import { importNdjson, type ImportReport } from '../../shared/capture/import';
+import { importFile, type ImportReport } from '../../shared/capture/import';
 import { appConfig } from '../../shared/config/env';
 import { buildFeatures, type FeatureManifest } from '../../shared/features/build';
 import { logger, metrics } from '../../shared/observability/powertools';
@@ -25,7 +25,7 @@ export const handler = jobHandler(async (event: FeatureJobEvent): Promise<{ impo
   const imports: ImportReport[] = [];
   for (const record of event.Records ?? []) {
     const key = decodeKey(record.s3.object.key);
-    const report = await importNdjson({ blobs, profiles }, key);
+    const report = await importFile({ blobs, profiles }, key);
     metrics.addMetric('ImportedEvents', 'Count', report.accepted);
     metrics.addMetric('ImportRejectedRows', 'Count', report.rejected);
     logger.info('bulk file imported', { key, accepted: report.accepted, rejected: report.rejected, duplicates: report.duplicates });

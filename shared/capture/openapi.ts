@@ -32,12 +32,15 @@ const errorResponse = z
 const messageResult = z.object({
   index: z.number().int(),
   messageId: z.string().optional(),
-  status: z.enum(['accepted', 'duplicate', 'rejected']).meta({ description: '`duplicate`: this messageId was already stored and counted.' }),
+  status: z.enum(['accepted', 'duplicate', 'rejected', 'suppressed']).meta({
+    description: '`duplicate`: this messageId was already stored and counted. `suppressed`: valid, but the shopper refused tracking (consent.tracking=false): acknowledged, not stored.',
+  }),
 });
 
 const batchResponse = z.object({
   success: z.literal(true),
   accepted: z.number().int(),
+  suppressed: z.number().int().meta({ description: 'Accepted messages not stored because the shopper refused tracking (consent.tracking=false).' }),
   duplicates: z.number().int(),
   quarantined: z.number().int(),
   profiles: z.number().int(),
@@ -45,20 +48,23 @@ const batchResponse = z.object({
   results: z.array(messageResult).meta({ description: 'One entry per message, in request order.' }),
 });
 
-const singleResponse = z.object({ success: z.literal(true), messageId: z.string(), status: z.enum(['accepted', 'duplicate']) });
+const singleResponse = z.object({ success: z.literal(true), messageId: z.string(), status: z.enum(['accepted', 'duplicate', 'suppressed']) });
 
 const quarantineRow = z.object({
-  id: z.string().meta({ description: 'sha256 of the stored payload: pass it to replay as `ids`.' }),
+  id: z.string().meta({ description: 'Keyed hash of the stored payload: pass it to replay as `ids`.' }),
   kind: z.enum(['message', 'request']).meta({ description: '`request`: a body that never became messages (malformed JSON, invalid batch envelope).' }),
-  message: z.unknown().optional().meta({ description: 'The message as received (batch context merged), or the request body.' }),
-  messageJson: z.string().optional().meta({ description: 'Instead of `message` when it nests too deep to travel as a value: its JSON text.' }),
+  messageId: z.string().optional(),
+  type: z.string().optional(),
+  event: z.string().optional(),
+  userIdHash: z.string().optional().meta({ description: 'Keyed hash (PII_HASH_KEY) of the userId: correlate rows without reading them.' }),
+  anonymousIdHash: z.string().optional().meta({ description: 'Keyed hash of the anonymousId.' }),
   reasons: z.array(issue),
   receivedAt: z.string(),
   sentAt: z.string().optional(),
   source: z.string().meta({ description: 'The route (`POST /v1/batch`), `import:<key>` or `replay:<row id>`.' }),
   key: z.string(),
   replayed: z.boolean(),
-});
+}).meta({ description: 'The payload itself is stored encrypted (AES-256-GCM) and never listed.' });
 
 const quarantinePage = z.object({ day: z.string(), items: z.array(quarantineRow), nextCursor: z.string().optional() });
 

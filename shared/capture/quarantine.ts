@@ -2,12 +2,15 @@ import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { FieldIssue } from '../http/errors';
 import type { BlobStore } from '../storage/blob';
+import { clearFieldsOf, defaultSealer, type QuarantineClearFields, type QuarantineSealer, type SealedPayload } from './quarantine-seal';
 
 /**
  * The quarantine: every message (or request) that failed validation, kept with its reasons so that
  * nothing is lost and it can be replayed after a fix. Gzipped NDJSON under
  * `quarantine/dt=<day received>/<hash of the row ids>.ndjson.gz`: a retried request rewrites the
- * same object. Replays write logs under `quarantine/replays/dt=<day>/`.
+ * same object. Replays write logs under `quarantine/replays/dt=<day>/`. Payloads are sealed
+ * (AES-256-GCM, quarantine-seal.ts): no personal identifier is stored in clear; rows carry the keyed
+ * hashes of their identifiers, by which the compaction job drops the rows of erased shoppers.
  */
 export const QUARANTINE_PREFIX = 'quarantine/';
 export const REPLAY_LOG_PREFIX = 'quarantine/replays/';
@@ -27,11 +30,14 @@ export interface QuarantineInput {
   source: string;
 }
 
-export interface QuarantineRow {
-  /** sha256 of the serialised payload (32 hex): the same message quarantined twice has one id. */
+/** A row as stored. The payload is sealed (AES-256-GCM, see quarantine-seal.ts); only non-personal fields are clear. */
+export interface QuarantineRow extends QuarantineClearFields {
+  /** Keyed hash of the serialised payload (32 hex): the same message quarantined twice has one id. */
   id: string;
   kind: QuarantineKind;
-  /** The payload as a JSON value … */
+  /** The payload's JSON text, encrypted. */
+  sealed?: SealedPayload;
+  /** Rows written before sealing: the payload as a JSON value … */
   message?: unknown;
   /** … or, when it is nested too deep to travel as a value, its JSON text. */
   messageJson?: string;
@@ -41,8 +47,28 @@ export interface QuarantineRow {
   source: string;
 }
 
-/** Nesting beyond this is stored as JSON text (`messageJson`), so listing it can never overflow a stack. */
-const VALUE_DEPTH_LIMIT = 64;
+/** The payload of a row (opened, or read from a row written before sealing). Throws QuarantineSealError. */
+export function quarantinePayloadJson(row: QuarantineRow, sealer: QuarantineSealer = defaultSealer()): string | undefined {
+  if (row.sealed) return sealer.open(row.sealed, row.id);
+  if (row.messageJson !== undefined) return row.messageJson;
+  return row.message === undefined ? undefined : serialiseJson(row.message);
+}
+
+/** Identifier keys of a row: stored ones, or (rows written before sealing) read from the clear payload. */
+export function rowIdentifierKeys(row: QuarantineRow, sealer: QuarantineSealer = defaultSealer()): string[] {
+  if (row.identifiers) return row.identifiers;
+  if (row.sealed) return [];
+  return clearFieldsOf(row.kind, legacyPayload(row), sealer.hasher).identifiers ?? [];
+}
+
+function legacyPayload(row: QuarantineRow): unknown {
+  if (row.messageJson === undefined) return row.message;
+  try {
+    return JSON.parse(row.messageJson);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Whether a value nests deeper than `limit` (iterative: safe for any depth JSON.parse produced). */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {
@@ -103,23 +129,25 @@ export function serialiseJson(value: unknown): string {
   return out.join('');
 }
 
-export function quarantineRowId(payloadJson: string, kind: QuarantineKind): string {
-  return createHash('sha256').update(kind).update('\n').update(payloadJson).digest('hex').slice(0, 32);
+export function quarantineRowId(payloadJson: string, kind: QuarantineKind, sealer: QuarantineSealer = defaultSealer()): string {
+  return sealer.rowId(kind, payloadJson);
 }
 
-/** One NDJSON line, assembled around the payload's JSON text so the payload is serialised once. */
-function rowLine(input: QuarantineInput): { id: string; line: string } {
-  const deep = nestsDeeperThan(input.payload, VALUE_DEPTH_LIMIT);
+/** One NDJSON line: clear metadata, keyed hashes of the identifiers, the payload's JSON text sealed. */
+function rowLine(input: QuarantineInput, sealer: QuarantineSealer): { id: string; line: string } {
   const payloadJson = serialiseJson(input.payload);
-  const id = quarantineRowId(payloadJson, input.kind);
-  const payloadField = deep ? `"messageJson":${JSON.stringify(payloadJson)}` : `"message":${payloadJson}`;
-  const meta = JSON.stringify({
+  const id = quarantineRowId(payloadJson, input.kind, sealer);
+  const row: QuarantineRow = {
+    id,
+    kind: input.kind,
+    ...clearFieldsOf(input.kind, input.payload, sealer.hasher),
     reasons: input.reasons,
     receivedAt: input.receivedAt,
     ...(input.sentAt ? { sentAt: input.sentAt } : {}),
     source: input.source,
-  });
-  return { id, line: `{"id":"${id}","kind":"${input.kind}",${payloadField},${meta.slice(1)}` };
+    sealed: sealer.seal(payloadJson, id),
+  };
+  return { id, line: JSON.stringify(row) };
 }
 
 export function quarantineDay(receivedAt: string): string {
@@ -130,11 +158,15 @@ export function quarantineDay(receivedAt: string): string {
  * Writes rows, one object per received day; the key hashes the sorted row ids, so writing the same
  * rows again (a client retry, a re-uploaded import) rewrites the same object. Returns ids and keys.
  */
-export async function quarantineRows(blobs: BlobStore, inputs: readonly QuarantineInput[]): Promise<{ ids: string[]; keys: string[] }> {
+export async function quarantineRows(
+  blobs: BlobStore,
+  inputs: readonly QuarantineInput[],
+  sealer: QuarantineSealer = defaultSealer(),
+): Promise<{ ids: string[]; keys: string[] }> {
   const byDay = new Map<string, { id: string; line: string }[]>();
   const ids: string[] = [];
   for (const input of inputs) {
-    const row = rowLine(input);
+    const row = rowLine(input, sealer);
     ids.push(row.id);
     const day = quarantineDay(input.receivedAt);
     const group = byDay.get(day);
@@ -201,10 +233,25 @@ export async function writeReplayLog(blobs: BlobStore, log: ReplayLog): Promise<
   return key;
 }
 
-export interface QuarantineItem extends QuarantineRow {
+/** A row as listed: reasons and non-personal fields only, never the payload (sealed or not). */
+export interface QuarantineItem extends Omit<QuarantineClearFields, 'identifiers'> {
+  id: string;
+  kind: QuarantineKind;
+  reasons: FieldIssue[];
+  receivedAt: string;
+  sentAt?: string;
+  source: string;
   /** The object holding the row. */
   key: string;
   replayed: boolean;
+}
+
+/** The listed view of a row; rows written before sealing get their clear fields computed, their payload left out. */
+export function quarantineItem(row: QuarantineRow, key: string, replayed: boolean, sealer: QuarantineSealer = defaultSealer()): QuarantineItem {
+  const { sealed: _sealed, message: _message, messageJson: _messageJson, identifiers: _identifiers, ...clear } = row;
+  const legacy = row.sealed ? {} : clearFieldsOf(row.kind, legacyPayload(row), sealer.hasher);
+  const { identifiers: _legacyIdentifiers, ...legacyClear } = legacy;
+  return { ...legacyClear, ...clear, key, replayed };
 }
 
 export interface QuarantinePage {
@@ -256,7 +303,8 @@ export async function listQuarantine(blobs: BlobStore, query: { day: string; lim
     const from = start && key === start.k ? start.i : 0;
     for (let i = from; i < rows.length; i++) {
       if (items.length === query.limit) return { day: query.day, items, nextCursor: encodeCursor({ k: key, i }) };
-      items.push({ ...(rows[i] as QuarantineRow), key, replayed: replayed.has((rows[i] as QuarantineRow).id) });
+      const row = rows[i] as QuarantineRow;
+      items.push(quarantineItem(row, key, replayed.has(row.id)));
     }
   }
   return { day: query.day, items };

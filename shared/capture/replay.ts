@@ -1,7 +1,8 @@
 import type { FieldIssue } from '../http/errors';
 import { zodIssues } from '../http/validation';
 import { mergeEnvelope } from './http';
-import { applyMergePatch, type QuarantineRow, readQuarantineDay, replayedIds, writeReplayLog } from './quarantine';
+import { applyMergePatch, type QuarantineRow, quarantinePayloadJson, readQuarantineDay, replayedIds, writeReplayLog } from './quarantine';
+import { QuarantineSealError, type QuarantineSealer, sealerFor } from './quarantine-seal';
 import { batchEnvelopeSchema, MESSAGE_TYPES, type MessageType } from './schema';
 import { type CaptureDeps, captureBatch } from './service';
 
@@ -42,10 +43,18 @@ export interface ReplayReport {
 
 const SINGLE_ROUTE = new RegExp(`^POST /v1/(${MESSAGE_TYPES.join('|')})$`);
 
-function payloadOf(row: QuarantineRow): { ok: true; value: unknown } | { ok: false; issues: FieldIssue[] } {
-  if (row.messageJson === undefined) return { ok: true, value: row.message };
+/** The row's payload, opened (sealed rows) and parsed; a row that cannot be opened stays quarantined with the reason. */
+function payloadOf(row: QuarantineRow, sealer: QuarantineSealer): { ok: true; value: unknown } | { ok: false; issues: FieldIssue[] } {
+  if (!row.sealed && row.messageJson === undefined) return { ok: true, value: row.message };
+  let text: string | undefined;
   try {
-    return { ok: true, value: JSON.parse(row.messageJson) };
+    text = quarantinePayloadJson(row, sealer);
+  } catch (error) {
+    if (!(error instanceof QuarantineSealError)) throw error;
+    return { ok: false, issues: [{ field: '(message)', reason: error.message }] };
+  }
+  try {
+    return { ok: true, value: text === undefined ? undefined : JSON.parse(text) };
   } catch (error) {
     return { ok: false, issues: [{ field: '(message)', reason: `stored JSON is unreadable: ${(error as Error).message}` }] };
   }
@@ -94,6 +103,8 @@ interface Plan {
   /** Rows that still fail, with the reasons. */
   failures: Map<string, FieldIssue[]>;
   groups: Map<string, Group>;
+  /** Opens sealed payloads. */
+  sealer: QuarantineSealer;
 }
 
 /** The rows this call takes: not replayed before, among `ids` when given, at most `limit`. */
@@ -108,7 +119,7 @@ function selectRows(rows: readonly QuarantineRow[], done: ReadonlySet<string>, r
 
 /** The messages of one row after the patch; records unreadable rows as failures. */
 function messagesOf(row: QuarantineRow, patch: Record<string, unknown> | undefined, plan: Plan): { messages: unknown[]; sentAt?: string } | undefined {
-  const payload = payloadOf(row);
+  const payload = payloadOf(row, plan.sealer);
   if (!payload.ok) {
     plan.failures.set(row.id, payload.issues);
     return undefined;
@@ -126,8 +137,8 @@ function messagesOf(row: QuarantineRow, patch: Record<string, unknown> | undefin
 }
 
 /** Rows grouped by (receivedAt, sentAt, kind): one capture call per group, as the original request was. */
-function plan(taken: readonly QuarantineRow[], patch: Record<string, unknown> | undefined): Plan {
-  const out: Plan = { delivered: new Set(), failures: new Map(), groups: new Map() };
+function plan(taken: readonly QuarantineRow[], patch: Record<string, unknown> | undefined, sealer: QuarantineSealer): Plan {
+  const out: Plan = { delivered: new Set(), failures: new Map(), groups: new Map(), sealer };
   for (const row of taken) {
     const found = messagesOf(row, patch, out);
     if (!found) continue;
@@ -175,7 +186,7 @@ export async function replayQuarantine(deps: CaptureDeps, request: ReplayRequest
     requarantined: 0,
     remaining,
   };
-  const work = plan(taken, request.patch);
+  const work = plan(taken, request.patch, sealerFor(deps.profiles.hasher));
   for (const group of work.groups.values()) await captureGroup(deps, group, work, report);
   report.stillRejected = [...work.failures].map(([id, issues]) => ({ id, issues }));
   report.replayed = work.delivered.size;

@@ -8,6 +8,7 @@ import type { BlobStore } from '../storage/blob';
 import type { CanonicalEvent, PendingEvent } from './events';
 import { hostileInputIssues, normalise } from './normalise';
 import { type QuarantineInput, quarantineRows } from './quarantine';
+import { sealerFor } from './quarantine-seal';
 import { storeRawEvents } from './raw-events';
 import { type BatchEnvelope, type SegmentMessage, safeParseSegmentMessage, segmentMessageSchema } from './schema';
 
@@ -38,7 +39,8 @@ export interface RejectedMessage {
   quarantineId?: string;
 }
 
-export type MessageStatus = 'accepted' | 'duplicate' | 'rejected';
+/** `suppressed`: valid, but the shopper refused tracking (consent.tracking=false): acknowledged, not stored. */
+export type MessageStatus = 'accepted' | 'duplicate' | 'rejected' | 'suppressed';
 
 /** The outcome of one message, in request order. */
 export interface MessageResult {
@@ -48,7 +50,10 @@ export interface MessageResult {
 }
 
 export interface CaptureResult {
+  /** Valid messages acknowledged (suppressed ones included: the client must not resend them). */
   accepted: number;
+  /** Accepted messages not stored because the shopper refused tracking (consent.tracking=false). */
+  suppressed: number;
   /** Accepted messages whose messageId was already counted (a retry): stored once, counted once. */
   duplicates: number;
   rejected: RejectedMessage[];
@@ -108,15 +113,6 @@ export function validateMessages(batch: readonly unknown[], receivedAt: Date, se
   return { valid, rejected, inBatchDuplicates, validIndex, duplicateIndex };
 }
 
-/**
- * Resolves every event to a live profile through the identity graph (shared/identity: links,
- * merges with over-merge guards, consent). Events of shoppers who refused tracking are left out
- * (not stored, not counted); userId is replaced by its keyed hash.
- */
-async function resolveProfiles(events: readonly Pending[], profiles: ProfileRepository, now: Date): Promise<CanonicalEvent[]> {
-  return (await resolveEvents(events, profiles, now)).events;
-}
-
 async function applyToProfiles(events: readonly CanonicalEvent[], profiles: ProfileRepository, now: Date, concurrency: number) {
   const byProfile = new Map<string, CanonicalEvent[]>();
   for (const event of events) (byProfile.get(event.profileId) ?? byProfile.set(event.profileId, []).get(event.profileId))?.push(event);
@@ -174,6 +170,7 @@ export async function captureBatch(deps: CaptureDeps, input: CaptureInput): Prom
             source: deps.source ?? 'capture',
           }),
         ),
+        sealerFor(deps.profiles.hasher),
       )
     : Promise.resolve(undefined);
   // Awaited below; this only keeps a failure from being reported as unhandled while profiles resolve.
@@ -181,17 +178,26 @@ export async function captureBatch(deps: CaptureDeps, input: CaptureInput): Prom
   const statuses = new Map<number, MessageStatus>();
   for (const index of duplicateIndex) statuses.set(index, 'duplicate');
   let applied = { duplicateIds: new Set<string>(), profiles: 0 };
+  const suppressedIds = new Set<string>();
   if (valid.length > 0) {
-    const events = await resolveProfiles(valid, deps.profiles, now);
+    // Identity graph (links, merges, guards, consent): events of shoppers who refused tracking come
+    // back in `suppressed` (not stored, not counted on a profile); userId is replaced by its keyed hash.
+    const resolved = await resolveEvents(valid, deps.profiles, now);
+    const events = resolved.events;
+    for (const s of resolved.suppressed) suppressedIds.add(s.eventId);
     const [, quarantined] = await Promise.all([storeRawEvents(deps.blobs, events), quarantine]);
     linkQuarantineIds(rejected, quarantined?.ids);
     applied = await applyToProfiles(events, deps.profiles, now, deps.concurrency ?? 16);
   } else {
     linkQuarantineIds(rejected, (await quarantine)?.ids);
   }
-  for (const [i, event] of valid.entries()) statuses.set(validIndex[i] as number, applied.duplicateIds.has(event.eventId) ? 'duplicate' : 'accepted');
+  for (const [i, event] of valid.entries()) {
+    const status = suppressedIds.has(event.eventId) ? 'suppressed' : applied.duplicateIds.has(event.eventId) ? 'duplicate' : 'accepted';
+    statuses.set(validIndex[i] as number, status);
+  }
   return {
     accepted: valid.length + inBatchDuplicates,
+    suppressed: suppressedIds.size,
     duplicates: applied.duplicateIds.size + inBatchDuplicates,
     rejected,
     quarantined: quarantining ? rejected.length : 0,

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../capture/events';
 import { readRawEvents } from '../capture/raw-events';
+import { type MergeRedirects, redirectEvents } from '../identity/redirects';
 import { withoutSuppressed } from '../privacy/suppression';
 import type { BlobStore } from '../storage/blob';
 
@@ -146,9 +147,11 @@ function itemFeatures(events: readonly CanonicalEvent[], asOfMs: number): ItemFe
 }
 
 /** Builds user and item features from raw events up to `asOf` and writes them under features/. */
-export async function buildFeatures(blobs: BlobStore, options: { asOf?: Date } = {}, now = new Date()): Promise<FeatureManifest> {
+export async function buildFeatures(blobs: BlobStore, options: { asOf?: Date; redirects?: MergeRedirects } = {}, now = new Date()): Promise<FeatureManifest> {
   // Privacy: erased shoppers (suppression list) never reach a feature file.
-  const events = await withoutSuppressed(blobs, await readRawEvents(blobs, options.asOf ? { toDay: options.asOf.toISOString().slice(0, 10) } : {}));
+  const raw = await withoutSuppressed(blobs, await readRawEvents(blobs, options.asOf ? { toDay: options.asOf.toISOString().slice(0, 10) } : {}));
+  // Shoppers merged after capture count as one user (redirects: absorbed profile → survivor).
+  const events = redirectEvents(raw, options.redirects);
   const asOfMs = options.asOf?.getTime() ?? Date.parse(events.at(-1)?.timestamp ?? now.toISOString());
   const inWindow = events.filter((e) => Date.parse(e.timestamp) <= asOfMs);
   const users = userFeatures(inWindow, asOfMs);

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import { MissingEnvironmentError } from '../config/env';
 import type { HashedIdentifier, IdentifierType } from './identifiers';
 
@@ -109,6 +109,14 @@ export class IdentifierHasher {
   /** Hash of an already-normalised value. */
   hashNormalised(type: IdentifierType, normalised: string): string {
     return createHmac('sha256', this.key).update(type).update('\n').update(normalised).digest('hex');
+  }
+
+  /**
+   * A key for another purpose (HKDF-SHA256 of the PII key, RFC 5869), separated by its `info` label:
+   * never the hashing key itself, and knowing one derived key reveals neither the others nor this one.
+   */
+  deriveKey(info: string, bytes = 32): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, 'omnichannel-ai/pii-key-derivation', info, bytes));
   }
 
   /** Normalises then hashes; throws InvalidIdentifierError (field + reason) for a malformed value. */

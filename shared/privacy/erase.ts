@@ -4,7 +4,8 @@ import type { IdentityGraph } from '../identity/graph';
 import type { HashedIdentifier } from '../identity/identifiers';
 import { HISTORY_SK_PREFIX, identifiersOf, type MergeHistoryEntry, profileKey, type StoredProfile } from '../profiles/stored';
 import type { BlobStore } from '../storage/blob';
-import { suppressProfiles } from './suppression';
+import { identifierKey } from '../identity/identifiers';
+import { suppressIdentifiers, suppressProfiles } from './suppression';
 
 export interface EraseDeps {
   ddb: DynamoDBDocumentClient;
@@ -36,8 +37,9 @@ const MAX_HOPS = 16;
 /**
  * Right to erasure. Order matters for retries and for concurrent writers:
  * 1. the profile is marked deleted (events applied to it from then on are dropped, merges into it abort);
- * 2. its id and every merged-in id go to the suppression list (S3) before anything is deleted, so a
- *    crash later still keeps the shopper out of snapshots, features and compacted raw data;
+ * 2. its id and every merged-in id go to the suppression list (S3), with the keyed hashes of its
+ *    identifiers, before anything is deleted, so a crash later still keeps the shopper out of
+ *    snapshots, features, compacted raw data and the compacted quarantine;
  * 3. identity links, merge history (its own, its merged profiles', and the refusals other profiles
  *    recorded about it) are deleted, merged profiles become tombstones;
  * 4. the profile becomes a tombstone (id and erasure time only; it stops an in-flight event from
@@ -51,6 +53,9 @@ export async function eraseProfile(deps: EraseDeps, profileId: string, now = new
 
   const familySet = new Set(family);
   const identifiers: HashedIdentifier[] = identifiersOf(item);
+  // Before the links go (a retry still finds them on the frozen item): the compaction job drops the
+  // shopper's quarantined rows by these keyed hashes.
+  await suppressIdentifiers(deps.blobs, identifiers.map(identifierKey), item.profileId, now);
   const unlinked = await Promise.all(identifiers.map((id) => deps.graph.unlink(id, familySet)));
 
   let historyRemoved = 0;

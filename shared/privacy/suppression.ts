@@ -24,6 +24,31 @@ export async function suppressProfiles(blobs: BlobStore, profileIds: readonly st
   );
 }
 
+/**
+ * Keyed hashes of the identifiers of erased shoppers, one object per identifier under
+ * `privacy/suppressed-identifiers/<type:hash>.json` (key names only are read). They let the
+ * compaction job drop quarantined rows, which are not tied to a profile id. Keyed hashes only: the
+ * identity graph held the same values, and without PII_HASH_KEY they reveal nothing.
+ */
+export const SUPPRESSED_IDENTIFIERS_PREFIX = 'privacy/suppressed-identifiers/';
+
+export const suppressedIdentifierKey = (identifierKey: string) => `${SUPPRESSED_IDENTIFIERS_PREFIX}${encodeURIComponent(identifierKey)}.json`;
+
+export async function suppressIdentifiers(blobs: BlobStore, identifierKeys: readonly string[], erasedWith: string, now = new Date()): Promise<void> {
+  await Promise.all(
+    [...new Set(identifierKeys)].map((key) => blobs.putJson(suppressedIdentifierKey(key), { erasedWith, erasedAt: now.toISOString() })),
+  );
+}
+
+/** Every suppressed identifier key (`type:hash`), from the key names alone. */
+export async function loadSuppressedIdentifiers(blobs: BlobStore): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const key of await blobs.listKeys(SUPPRESSED_IDENTIFIERS_PREFIX)) {
+    if (key.endsWith('.json')) ids.add(decodeURIComponent(key.slice(SUPPRESSED_IDENTIFIERS_PREFIX.length, -'.json'.length)));
+  }
+  return ids;
+}
+
 /** Every suppressed profile id (from the key names alone). */
 export async function loadSuppressedProfiles(blobs: BlobStore): Promise<Set<string>> {
   const keys = await blobs.listKeys(SUPPRESSED_PREFIX);

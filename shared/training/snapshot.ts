@@ -1,5 +1,6 @@
 import { type CanonicalEvent, INTERACTION_WEIGHT } from '../capture/events';
 import { readRawEvents } from '../capture/raw-events';
+import { type MergeRedirects, redirectEvents } from '../identity/redirects';
 import { withoutSuppressed } from '../privacy/suppression';
 import type { BlobStore } from '../storage/blob';
 
@@ -40,6 +41,8 @@ export interface SnapshotOptions {
   asOf?: string;
   /** Length of the time-based holdout at the end of the window. */
   holdoutDays?: number;
+  /** Merge redirects (absorbed profile → survivor): a shopper merged after capture counts as one user. */
+  redirects?: MergeRedirects;
 }
 
 /** Point-in-time interactions (item events only, deduplicated, time-ordered) plus item metadata. */
@@ -64,7 +67,8 @@ export function buildInteractions(events: readonly CanonicalEvent[], asOfMs: num
 /** Prepares the training snapshot of one retraining run under snapshots/<runId>/. */
 export async function prepareSnapshot(blobs: BlobStore, options: SnapshotOptions): Promise<SnapshotManifest> {
   // Privacy: erased shoppers (suppression list) never reach a training snapshot.
-  const events = await withoutSuppressed(blobs, await readRawEvents(blobs, options.asOf ? { toDay: options.asOf.slice(0, 10) } : {}));
+  const raw = await withoutSuppressed(blobs, await readRawEvents(blobs, options.asOf ? { toDay: options.asOf.slice(0, 10) } : {}));
+  const events = redirectEvents(raw, options.redirects);
   const newest = events.at(-1)?.timestamp;
   const asOf = options.asOf ?? newest ?? new Date(0).toISOString();
   const asOfMs = Date.parse(asOf);

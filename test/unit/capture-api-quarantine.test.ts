@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { authConfig } from '../../shared/capture/auth';
 import {
@@ -9,12 +10,16 @@ import {
   InvalidCursorError,
   listQuarantine,
   nestsDeeperThan,
+  type QuarantineRow,
+  quarantinePayloadJson,
   quarantineRows,
   readQuarantineDay,
   replayedIds,
   serialiseJson,
 } from '../../shared/capture/quarantine';
 import { handleQuarantine, type QuarantineApiDeps } from '../../shared/capture/quarantine-api';
+import { QuarantineSealError } from '../../shared/capture/quarantine-seal';
+import { defaultHasher } from '../../shared/identity/hashing';
 import { replayQuarantine } from '../../shared/capture/replay';
 import type { CaptureDeps } from '../../shared/capture/service';
 import { captureBatch } from '../../shared/capture/service';
@@ -168,7 +173,7 @@ describe('quarantineRows', () => {
     expect(first.keys[0]).toMatch(new RegExp(`^quarantine/dt=${DAY}/[0-9a-f]{32}\\.ndjson\\.gz$`));
   });
 
-  it('keeps a message nested too deep to travel as a value as its JSON text', async () => {
+  it('seals a message nested too deep to travel as a value, and opens it back byte for byte', async () => {
     // Prepare
     const deep: unknown = JSON.parse(`${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`);
 
@@ -178,7 +183,39 @@ describe('quarantineRows', () => {
 
     // Assess
     expect(row?.message).toBeUndefined();
-    expect(row?.messageJson?.length).toBe(10_000 * 6 + 1);
+    expect(row?.sealed?.alg).toBe('A256GCM');
+    expect(quarantinePayloadJson(row as QuarantineRow)?.length).toBe(10_000 * 6 + 1);
+  });
+
+  it('stores no personal identifier in clear: the payload is sealed, identifiers only as keyed hashes', async () => {
+    // Prepare
+    const hasher = defaultHasher();
+    const message = kiosk('m-9');
+    Object.assign(message, { userId: 'jane.doe-77', anonymousId: 'anon-jane', traits: { email: 'Jane.Doe@example.com', phone: '+44 7700 900123' } });
+
+    // Act
+    await quarantineRows(deps().blobs, [{ kind: 'message', payload: message, reasons: [{ field: 'context.channel', reason: 'x' }], receivedAt: RECEIVED.toISOString(), source: 'POST /v1/batch' }]);
+    const stored = [...objects.values()].map((bytes) => gunzipSync(bytes).toString('utf8')).join('\n');
+    const [row] = await readQuarantineDay(deps().blobs, DAY);
+
+    // Assess
+    for (const clear of ['jane.doe-77', 'anon-jane', 'jane.doe@example.com', 'Jane.Doe@example.com', '7700', 'kiosk']) expect(stored).not.toContain(clear);
+    expect(stored).toContain('"messageId":"m-9"');
+    expect(row?.userIdHash).toBe(hasher.hash('userId', 'jane.doe-77').hash);
+    expect(row?.identifiers).toEqual(expect.arrayContaining([`email:${hasher.hash('email', 'jane.doe@example.com').hash}`, `phone:${hasher.hash('phone', '+447700900123').hash}`]));
+    expect(JSON.parse(quarantinePayloadJson(row as QuarantineRow) as string)).toEqual(message);
+  });
+
+  it('refuses to open a sealed payload moved to another row (the row id is authenticated)', async () => {
+    // Prepare
+    await quarantineRows(deps().blobs, [{ kind: 'message', payload: kiosk('m-1'), reasons: [], receivedAt: RECEIVED.toISOString(), source: 's' }]);
+    const [row] = await readQuarantineDay(deps().blobs, DAY);
+
+    // Act
+    const act = () => quarantinePayloadJson({ ...(row as QuarantineRow), id: 'f'.repeat(32) });
+
+    // Assess
+    expect(act).toThrow(QuarantineSealError);
   });
 });
 
@@ -202,7 +239,9 @@ describe('listQuarantine', () => {
     // Assess
     expect(pages.map((p) => p.items.length)).toEqual([2, 2, 1]);
     const items = pages.flatMap((p) => p.items);
-    expect(items.map((i) => (i.message as { messageId: string }).messageId).sort()).toEqual(['m-1', 'm-2', 'm-3', 'm-4', 'm-5']);
+    expect(items.map((i) => i.messageId).sort()).toEqual(['m-1', 'm-2', 'm-3', 'm-4', 'm-5']);
+    expect(JSON.stringify(items)).not.toContain('"u-1"');
+    expect(items.every((i) => i.userIdHash === defaultHasher().hash('userId', 'u-1').hash && i.reasons.length > 0)).toBe(true);
     expect(items.filter((i) => i.replayed).map((i) => i.id)).toEqual([all[0]?.id]);
     expect(new Set(items.map((i) => i.id)).size).toBe(5);
   });
@@ -268,6 +307,21 @@ describe('replayQuarantine', () => {
 
     // Assess
     expect(report).toMatchObject({ considered: 1, replayed: 1, remaining: 1, notFound: ['f'.repeat(32)] });
+  });
+
+  it('lists a row written before sealing without its clear payload, and still replays it', async () => {
+    // Prepare: the clear row format of earlier releases.
+    const legacy = { id: 'a'.repeat(32), kind: 'message', message: kiosk('m-old'), reasons: [{ field: 'context.channel', reason: 'x' }], receivedAt: RECEIVED.toISOString(), source: 'POST /v1/batch' };
+    objects.set(`quarantine/dt=${DAY}/legacy.ndjson.gz`, gzipSync(JSON.stringify(legacy)));
+
+    // Act
+    const page = await listQuarantine(deps().blobs, { day: DAY, limit: 10 });
+    const report = await replayQuarantine(deps(), { day: DAY, patch: { context: { channel: 'pos' } } });
+
+    // Assess
+    expect(JSON.stringify(page)).not.toContain('u-1');
+    expect(page.items[0]).toMatchObject({ id: legacy.id, messageId: 'm-old', userIdHash: defaultHasher().hash('userId', 'u-1').hash });
+    expect(report).toMatchObject({ replayed: 1, accepted: 1 });
   });
 
   it('re-runs a message rejected before a code or config fix with its original receivedAt and sentAt', async () => {

@@ -1,3 +1,4 @@
+import { type QuarantineRow, quarantinePayloadJson } from '../../shared/capture/quarantine';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -47,7 +48,13 @@ function rawEvents(): CanonicalEvent[] {
     );
 }
 
-/** Rows written under quarantine/. */
+/** A stored row with its sealed payload opened back into `message` (the stored bytes hold it encrypted). */
+function opened(row: QuarantineRow): Record<string, unknown> & { kind: string; message: unknown; reasons: { field: string }[]; source: string } {
+  const { sealed: _sealed, ...rest } = row;
+  return { ...rest, message: JSON.parse(quarantinePayloadJson(row) as string) as unknown };
+}
+
+/** Rows written under quarantine/, their sealed payload opened (as `message`). */
 function quarantined(): { kind: string; message: unknown; reasons: { field: string }[]; source: string }[] {
   return s3Mock
     .commandCalls(PutObjectCommand)
@@ -56,7 +63,7 @@ function quarantined(): { kind: string; message: unknown; reasons: { field: stri
       gunzipSync(c.args[0].input.Body as Uint8Array)
         .toString('utf8')
         .split('\n')
-        .map((line) => JSON.parse(line)),
+        .map((line) => opened(JSON.parse(line) as QuarantineRow)),
     );
 }
 

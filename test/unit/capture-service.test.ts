@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../shared/capture/events';
-import { QUARANTINE_PREFIX } from '../../shared/capture/quarantine';
+import { QUARANTINE_PREFIX, type QuarantineRow, quarantinePayloadJson } from '../../shared/capture/quarantine';
 import { RAW_EVENTS_PREFIX, rawEventsKey } from '../../shared/capture/raw-events';
 import { captureBatch, type CaptureDeps, validateMessages } from '../../shared/capture/service';
 import { ProfileRepository } from '../../shared/profiles/repository';
@@ -50,7 +50,13 @@ function rawPuts() {
   return s3Mock.commandCalls(PutObjectCommand).filter((call) => String(call.args[0].input.Key).startsWith(RAW_EVENTS_PREFIX));
 }
 
-/** Rows written to the quarantine. */
+/** A stored row with its sealed payload opened back into `message` (the stored bytes hold it encrypted). */
+function opened(row: QuarantineRow): Record<string, unknown> & { kind: string; message: unknown; reasons: { field: string }[]; source: string } {
+  const { sealed: _sealed, ...rest } = row;
+  return { ...rest, message: JSON.parse(quarantinePayloadJson(row) as string) as unknown };
+}
+
+/** Rows written to the quarantine, their sealed payload opened. */
 function quarantinedRows(): Record<string, unknown>[] {
   return s3Mock
     .commandCalls(PutObjectCommand)
@@ -59,7 +65,7 @@ function quarantinedRows(): Record<string, unknown>[] {
       gunzipSync(call.args[0].input.Body as Uint8Array)
         .toString('utf8')
         .split('\n')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
+        .map((line) => opened(JSON.parse(line) as QuarantineRow)),
     );
 }
 
@@ -144,6 +150,7 @@ describe('captureBatch', () => {
     // Assess
     expect(result).toEqual({
       accepted: 1,
+      suppressed: 0,
       duplicates: 0,
       profiles: 1,
       quarantined: 1,
@@ -163,14 +170,14 @@ describe('captureBatch', () => {
     expect(storedObjects().flatMap((o) => o.events.map((e) => e.eventId))).toEqual(['m-1']);
     expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(1);
     expect(quarantinedRows()).toEqual([
-      {
+      expect.objectContaining({
         id: result.rejected[0]?.quarantineId,
         kind: 'message',
         message: batch[1],
         reasons: [{ field: 'event', reason: 'is required for track messages' }],
         receivedAt: NOW.toISOString(),
         source: 'capture',
-      },
+      }),
     ]);
   });
 

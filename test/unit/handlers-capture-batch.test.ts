@@ -136,6 +136,7 @@ describe('POST /v1/batch', () => {
     expect(bodyOf<Record<string, unknown>>(result)).toEqual({
       success: true,
       accepted: 2,
+      suppressed: 0,
       duplicates: 0,
       profiles: 1,
       quarantined: 1,

@@ -112,4 +112,25 @@ describe('capture → identity graph (mocked DynamoDB)', () => {
     ).toEqual(['m-1']);
     expect(result.accepted).toBe(2);
   });
+
+  it('counts the messages dropped for consent and gives them the status suppressed', async () => {
+    // Prepare
+    const batch = [
+      view('m-1', { userId: 'jane-42' }),
+      view('m-2', { userId: 'joe-43', context: { consent: { tracking: false } } }),
+      view('m-3', { anonymousId: 'anon-9', context: { consent: { tracking: false } } }),
+    ];
+
+    // Act
+    const result = await captureBatch(deps(), { batch });
+
+    // Assess
+    expect(result.suppressed).toBe(2);
+    expect(result.accepted).toBe(3);
+    expect(result.results).toEqual([
+      { index: 0, messageId: 'm-1', status: 'accepted' },
+      { index: 1, messageId: 'm-2', status: 'suppressed' },
+      { index: 2, messageId: 'm-3', status: 'suppressed' },
+    ]);
+  });
 });

@@ -2,8 +2,11 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { quarantineRows, readQuarantineDay } from '../../shared/capture/quarantine';
+import { defaultHasher } from '../../shared/identity/hashing';
+import { identifierKey } from '../../shared/identity/identifiers';
 import { compactRawEvents } from '../../shared/privacy/compaction';
-import { loadSuppressedProfiles, suppressionKey, suppressProfiles, withoutSuppressed } from '../../shared/privacy/suppression';
+import { loadSuppressedProfiles, suppressIdentifiers, suppressionKey, suppressProfiles, withoutSuppressed } from '../../shared/privacy/suppression';
 import { BlobStore } from '../../shared/storage/blob';
 
 const s3Mock = mockClient(S3Client);
@@ -96,5 +99,28 @@ describe('compactRawEvents', () => {
     // Assess
     expect(report).toMatchObject({ suppressedProfiles: 0, objectsScanned: 0 });
     expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+  });
+});
+
+describe('compactRawEvents: the quarantine', () => {
+  it('drops the quarantined rows of an erased shopper (matched by keyed hashes), keeps the others, and is idempotent', async () => {
+    // Prepare: two rejected messages of two shoppers, then the first shopper is erased.
+    const hasher = defaultHasher();
+    const bad = (messageId: string, userId: string) => ({ type: 'track', event: 'Product Viewed', messageId, userId, context: { channel: 'kiosk' } });
+    await quarantineRows(blobs(), [
+      { kind: 'message', payload: bad('m-1', 'erased-user'), reasons: [{ field: 'context.channel', reason: 'x' }], receivedAt: NOW.toISOString(), source: 's' },
+      { kind: 'message', payload: bad('m-2', 'kept-user'), reasons: [{ field: 'context.channel', reason: 'x' }], receivedAt: NOW.toISOString(), source: 's' },
+    ]);
+    await suppressIdentifiers(blobs(), [identifierKey(hasher.hash('userId', 'erased-user'))], 'p_erased', NOW);
+
+    // Act
+    const first = await compactRawEvents(blobs(), { now: () => NOW });
+    const second = await compactRawEvents(blobs(), { now: () => NOW });
+
+    // Assess
+    const rows = await readQuarantineDay(blobs(), '2026-06-01');
+    expect(rows.map((r) => r.messageId)).toEqual(['m-2']);
+    expect(first).toMatchObject({ suppressedIdentifiers: 1, quarantineObjectsRewritten: 1, quarantineRowsRemoved: 1 });
+    expect(second).toMatchObject({ quarantineObjectsRewritten: 0, quarantineRowsRemoved: 0 });
   });
 });
