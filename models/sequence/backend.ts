@@ -6,8 +6,10 @@
  * Where the .wasm binaries are read from (first that is set):
  *   1. `initTfjsBackend({ wasmDir })`
  *   2. env `TFJS_WASM_DIR` — set it on Lambda, where a bundler (esbuild) inlines the JS but not the
- *      binaries: copy `node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm` into the bundle (e.g.
- *      `package.patterns` or a layer) and point the variable at that folder (e.g. `/var/task/wasm`).
+ *      binaries: copy `tfjs-backend-wasm.wasm` and `tfjs-backend-wasm-simd.wasm` (the one Node loads: it
+ *      has SIMD but no wasm threads) from `node_modules/@tensorflow/tfjs-backend-wasm/dist/` into the
+ *      bundle (e.g. `package.patterns` or a layer), 0.74 MB together, and point the variable at that
+ *      folder (e.g. `/var/task/wasm`).
  *   3. the `dist/` folder of the installed `@tensorflow/tfjs-backend-wasm` package (local runs, tests).
  * The files are read from disk (no fetch), so this works offline.
  */
@@ -19,7 +21,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { logger } from '../../shared/observability/powertools';
 
 export const WASM_DIR_ENV = 'TFJS_WASM_DIR';
-export const WASM_BINARY = 'tfjs-backend-wasm.wasm';
+/** The binaries the backend may load in Node (plain, SIMD); the threaded build needs workers Node lacks here. */
+export const WASM_BINARIES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'] as const;
 
 export type TfjsBackendName = 'wasm' | 'cpu';
 
@@ -40,9 +43,12 @@ export function resolveWasmDir(options: Pick<BackendOptions, 'wasmDir' | 'env'> 
     // package.json "main" is dist/tf-backend-wasm.node.js: the binaries sit next to it.
     return dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
   } catch (err) {
-    throw new Error(`Cannot locate @tensorflow/tfjs-backend-wasm's .wasm files (bundled code?): set ${WASM_DIR_ENV} to the folder holding ${WASM_BINARY}`, {
-      cause: err,
-    });
+    throw new Error(
+      `Cannot locate @tensorflow/tfjs-backend-wasm's .wasm files (bundled code?): set ${WASM_DIR_ENV} to the folder holding ${WASM_BINARIES.join(' and ')}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -142,7 +148,8 @@ async function selectBackend(options: BackendOptions): Promise<TfjsBackendName> 
   let wasmDir = '(unresolved)';
   try {
     wasmDir = resolveWasmDir(options);
-    if (!existsSync(join(wasmDir, WASM_BINARY))) throw new Error(`${WASM_BINARY} not found in ${wasmDir}`);
+    const missing = WASM_BINARIES.filter((file) => !existsSync(join(wasmDir, file)));
+    if (missing.length > 0) throw new Error(`${missing.join(', ')} not found in ${wasmDir}`);
     registerWasmSegmentSum();
     registerWasmMatMulWithoutTransposes(); // before the backend starts, so the kernels' setup still runs
     setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);
