@@ -22,7 +22,8 @@ import type { Candidate } from '../../models/evaluation/candidate';
 import { DATASET_FORMATS, type DatasetFormat, loadAmazonSequences, loadEvents, loadSessions, loadTaobao } from '../../models/evaluation/datasets';
 import { catalogue, type SplitKind } from '../../models/evaluation/models';
 import { type EvalSplit, lastDaysStart, leaveOneOutSplit, sessionSplit, timeSplit } from '../../models/evaluation/protocols';
-import { type EntrySpec, formatTable, reportJson, runEvaluation } from '../../models/evaluation/runner';
+import { formatTable, reportJson } from '../../models/evaluation/report';
+import { type EntrySpec, runEvaluation } from '../../models/evaluation/runner';
 
 export interface RecommendArgs {
   format: DatasetFormat;

@@ -7,7 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type EvaluationReport, formatTable, runEvaluation } from '../../models/evaluation/runner';
+import { formatTable } from '../../models/evaluation/report';
+import { type EvaluationReport, runEvaluation } from '../../models/evaluation/runner';
 import { buildSplit, type RecommendArgs, selectSpecs } from '../../shared/cli/evaluate';
 
 const DATA = resolve(import.meta.dirname, '../../../shared/data');

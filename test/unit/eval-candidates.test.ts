@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Candidate, TrainedCandidate } from '../../models/evaluation/candidate';
 import { loadAmazonSequences, loadSessions } from '../../models/evaluation/datasets';
 import { type EvalSplit, leaveOneOutSplit, sessionSplit } from '../../models/evaluation/protocols';
-import { evaluateTrained } from '../../models/evaluation/runner';
+import { evaluateTrained } from '../../models/evaluation/scoring';
 import { invertSpd } from '../../models/recommender/block-inverse';
 import { blendCandidate } from '../../models/recommender/blend';
 import { checkRecommenderSession, INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, OUTPUT_SCORES } from '../../models/recommender/contract';
