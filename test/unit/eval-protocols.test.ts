@@ -9,6 +9,11 @@ const SHARED = resolve(import.meta.dirname, '../../../shared/data');
 const BEAUTY = resolve(SHARED, 'amazon-beauty-sequences.txt');
 const YOOCHOOSE = resolve(SHARED, 'yoochoose/yoochoose-clicks-100k_train_full.txt');
 
+/** Test title suffix: the file read, or why the block is skipped. */
+function dataNote(path: string): string {
+  return existsSync(path) ? `(${path})` : `— SKIPPED: ${path} is absent (the shared data sets live next to the project)`;
+}
+
 function isPrefix(prefix: Int32Array, of: Int32Array): boolean {
   return prefix.length <= of.length && prefix.every((v, i) => v === of[i]);
 }
@@ -187,7 +192,7 @@ describe('sampleGroups', () => {
   });
 });
 
-describe.skipIf(!existsSync(BEAUTY))(`Amazon Beauty leave-one-out on the real file (skipped: ${BEAUTY} is absent)`, () => {
+describe.skipIf(!existsSync(BEAUTY))(`Amazon Beauty leave-one-out on the real file ${dataNote(BEAUTY)}`, () => {
   it('has the published shape: 22,363 users, 12,101 items, one test and one validation target per user', () => {
     // Act
     const split = leaveOneOutSplit(loadAmazonSequences(BEAUTY));
@@ -203,7 +208,7 @@ describe.skipIf(!existsSync(BEAUTY))(`Amazon Beauty leave-one-out on the real fi
   });
 });
 
-describe.skipIf(!existsSync(YOOCHOOSE))(`YOOCHOOSE 100k session split on the real files (skipped: ${YOOCHOOSE} is absent)`, () => {
+describe.skipIf(!existsSync(YOOCHOOSE))(`YOOCHOOSE 100k session split on the real files ${dataNote(YOOCHOOSE)}`, () => {
   it('drops test items unknown to train and scores every remaining position', () => {
     // Act
     const data = loadSessions(YOOCHOOSE);
