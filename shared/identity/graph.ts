@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
+  emptyProfileItem,
   historyKey,
   identifierAttribute,
   identifierSets,
@@ -354,18 +355,7 @@ export class IdentityGraph {
     }
     for (let seq = 0; seq < 4; seq++) {
       const profileId = this.newProfileId(ids[0], eventId, seq);
-      const item: StoredProfile = {
-        ...profileKey(profileId),
-        profileId,
-        status: 'active',
-        createdAt: now.toISOString(),
-        updatedAt: now.toISOString(),
-        version: 0,
-        seen: {},
-        cart: {},
-        consent: {},
-        ...sets,
-      };
+      const item: StoredProfile = { ...emptyProfileItem(profileId, now), ...sets };
       try {
         await this.ddb.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
         return item;

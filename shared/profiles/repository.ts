@@ -5,7 +5,7 @@ import type { IdentityGuardsConfig } from '../identity/guards';
 import { defaultHasher, type IdentifierHasher } from '../identity/hashing';
 import type { HashedIdentifier, IdentifierType } from '../identity/identifiers';
 import { type CartLine, parseProfileRef, type Profile, RECENT_ITEMS_KEEP, type RecentItem, recentItemsOf, SEEN_MAX, SEEN_RETENTION_DAYS } from './profile';
-import { HISTORY_SK_PREFIX, identifiersOf, type MergeHistoryEntry, profileKey, type StoredProfile } from './stored';
+import { emptyProfileItem, HISTORY_SK_PREFIX, identifiersOf, type MergeHistoryEntry, profileKey, type StoredProfile } from './stored';
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'suppressed';
 
@@ -157,17 +157,7 @@ export class ProfileRepository {
       await this.ddb.send(
         new PutCommand({
           TableName: this.table,
-          Item: {
-            ...profileKey(profileId),
-            profileId,
-            status: 'active',
-            createdAt: now.toISOString(),
-            updatedAt: now.toISOString(),
-            version: 0,
-            seen: {},
-            cart: {},
-            consent: {},
-          },
+          Item: emptyProfileItem(profileId, now),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

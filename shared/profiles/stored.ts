@@ -14,6 +14,21 @@ export const LINK_SK = 'LINK';
 export const HISTORY_SK_PREFIX = 'HIST#';
 
 export const profileKey = (profileId: string) => ({ pk: `PROFILE#${profileId}`, sk: PROFILE_SK });
+
+/** A new, empty active profile item: the one shape both the identity graph and the repository create. */
+export function emptyProfileItem(profileId: string, now: Date): StoredProfile {
+  return {
+    ...profileKey(profileId),
+    profileId,
+    status: 'active',
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    version: 0,
+    seen: {},
+    cart: {},
+    consent: {},
+  } as StoredProfile;
+}
 export const linkKey = (id: HashedIdentifier) => ({ pk: `IDENT#${id.type}#${id.hash}`, sk: LINK_SK });
 export const historyKey = (profileId: string, kind: string, other: string) => ({ pk: `PROFILE#${profileId}`, sk: `${HISTORY_SK_PREFIX}${kind}#${other}` });
 
