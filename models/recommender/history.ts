@@ -21,26 +21,30 @@ export interface EncodedHistory {
 }
 
 /**
- * The recommender family's input features: the recent history as item indices with weights
- * (interaction strength × recency decay), repeated items summed. Shared by training-time evaluation
- * and serving so both score the exact same input.
+ * The recommender family's input features: the recent history, one position per interaction, oldest
+ * first, as item indices with weights strength × 0.5^(age / RECENCY_HALF_LIFE), where age counts the
+ * later interactions with items of the model's index (items the model does not know are invisible to
+ * it: they take no position and do not age the others). Repeated items keep one position per
+ * interaction, so order-aware models (sequence models, short-half-life transition terms) see the real
+ * sequence; for models linear in the weights (item-item) this equals summing the repeats. Shared by
+ * training-time evaluation and serving so both score the exact same input.
  */
 export function encodeHistory(history: readonly HistoryEntry[], index: ReadonlyMap<string, number>): EncodedHistory {
-  const recent = history.slice(-MAX_HISTORY);
-  const byIndex = new Map<number, number>();
-  const n = recent.length;
-  recent.forEach((entry, position) => {
+  const known: { idx: number; strength: number }[] = [];
+  for (const entry of history.slice(-MAX_HISTORY)) {
     const idx = index.get(entry.itemId);
     const strength = INTERACTION_WEIGHT[entry.type];
-    if (idx === undefined || strength === undefined) return;
-    const decay = 0.5 ** ((n - 1 - position) / RECENCY_HALF_LIFE);
-    byIndex.set(idx, (byIndex.get(idx) ?? 0) + strength * decay);
+    if (idx !== undefined && strength !== undefined) known.push({ idx, strength });
+  }
+  const n = known.length;
+  if (n === 0) return { itemIds: BigInt64Array.from([0n]), weights: Float32Array.from([0]), seen: new Set() };
+  const itemIds = new BigInt64Array(n);
+  const weights = new Float32Array(n);
+  const seen = new Set<number>();
+  known.forEach(({ idx, strength }, position) => {
+    itemIds[position] = BigInt(idx);
+    weights[position] = strength * 0.5 ** ((n - 1 - position) / RECENCY_HALF_LIFE);
+    seen.add(idx);
   });
-  const entries = [...byIndex.entries()];
-  if (entries.length === 0) return { itemIds: BigInt64Array.from([0n]), weights: Float32Array.from([0]), seen: new Set() };
-  return {
-    itemIds: BigInt64Array.from(entries.map(([idx]) => BigInt(idx))),
-    weights: Float32Array.from(entries.map(([, w]) => w)),
-    seen: new Set(byIndex.keys()),
-  };
+  return { itemIds, weights, seen };
 }

@@ -7,17 +7,18 @@
  * h_t(age) = 0.5^(age / halfLife_t) is term t's recency weighting (halfLife = Infinity: every position 1).
  * Only the last `maxHistory` items count (as in serving).
  *
- * ONNX export within the recommender contract (item_ids, item_weights → scores). Serving feeds
- * item_weights = strength · 0.5^(age / RECENCY_HALF_LIFE) (models/recommender/history.ts). The graph
- * turns them into each term's own recency weighting in-graph: w^γ_t with γ_t = RECENCY_HALF_LIFE /
- * halfLife_t, because (0.5^(age/R))^(R/h) = 0.5^(age/h). So a term with a short half-life (e.g. a
- * "last item → next item" transition matrix) and a term with a long one (EASE) live in ONE model without
- * a second input. γ = 0 (halfLife = Infinity) uses Sign(w) so that padding (id 0, weight 0) adds 0.
- * Conventions to know when serving: interaction strengths (view 1, cart 3, …) are raised to γ_t too, and
- * encodeHistory sums the weights of repeated items before the power (score() here weights every position
- * separately; fed position by position, the ONNX scores equal score() to float precision).
+ * ONNX export within the recommender contract (item_ids, item_weights → scores). Serving feeds one
+ * position per interaction, oldest first, with item_weights = strength · 0.5^(age / RECENCY_HALF_LIFE)
+ * (models/recommender/history.ts). The graph recovers each position's age in-graph — the number of
+ * non-padded positions after it: CumSum(Sign(w), exclusive, reverse) — and re-weights every position to
+ * term t's own recency, w · 0.5^(age·(1/halfLife_t − 1/RECENCY_HALF_LIFE)) = strength · 0.5^(age/halfLife_t).
+ * So a term with a short half-life (a "last item → next item" transition matrix) and a term with a long
+ * one (EASE) live in ONE model without a second input, the interaction strength stays a linear factor
+ * (a purchase counts 5× a view in every term), and padding (id 0, weight 0, at the end) changes nothing.
+ * With strength 1 the ONNX scores equal score() to float precision.
  */
-import { buildModel, floatTensor, int64Tensor, type INodeProto, type ITensorProto, node, valueInfo } from '../../shared/onnx/graph';
+import { buildModel, floatTensor, int64Tensor, type INodeProto, type ITensorProto, node, onnx, valueInfo } from '../../shared/onnx/graph';
+import { alignedView } from './sparse';
 import { DIM_HISTORY, INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, META_FAMILY, META_KIND, META_N_ITEMS, OUTPUT_SCORES, RECOMMENDER_FAMILY } from './contract';
 import type { TrainedCandidate } from '../evaluation/candidate';
 import { MAX_HISTORY, RECENCY_HALF_LIFE } from './history';
@@ -168,20 +169,30 @@ export function buildLinearOnnx(model: LinearItemModel, metadata: Record<string,
   }
   const groups = termGroups(model);
   if (groups.length === 0) throw new Error('buildLinearOnnx: the model has no term with a non-zero weight');
-  const initializers: ITensorProto[] = [int64Tensor('axes_1', [1], [1]), int64Tensor('axes_2', [1], [2])];
-  const nodes: INodeProto[] = [];
+  const initializers: ITensorProto[] = [int64Tensor('axes_1', [1], [1]), int64Tensor('axes_2', [1], [2]), int64Tensor('cum_axis', [], [1])];
+  // age of each position = non-padded positions after it (padding has weight 0, so Sign is 0 there).
+  const nodes: INodeProto[] = [
+    node('Sign', [INPUT_ITEM_WEIGHTS], ['present']),
+    node('CumSum', ['present', 'cum_axis'], ['age'], { exclusive: 1, reverse: 1 }),
+  ];
   const sums: string[] = [];
   groups.forEach((group, t) => {
-    const gamma = group.halfLife === Number.POSITIVE_INFINITY ? 0 : RECENCY_HALF_LIFE / group.halfLife;
+    // w · 0.5^(age·(1/h − 1/R)) = strength · 0.5^(age/h); h = Infinity gives strength alone.
+    const rate = Math.log(0.5) * (1 / group.halfLife - 1 / RECENCY_HALF_LIFE);
     const { data, weight } = groupMatrix(group.terms, n);
     initializers.push(floatTensor(`M${t}`, [n, n], data), floatTensor(`k${t}`, [], new Float32Array([weight])));
-    if (gamma === 0) nodes.push(node('Sign', [INPUT_ITEM_WEIGHTS], [`p${t}`]));
-    else {
-      initializers.push(floatTensor(`g${t}`, [], new Float32Array([gamma])));
-      nodes.push(node('Pow', [INPUT_ITEM_WEIGHTS, `g${t}`], [`p${t}`]));
+    let positionWeights: string = INPUT_ITEM_WEIGHTS;
+    if (rate !== 0) {
+      initializers.push(floatTensor(`r${t}`, [], new Float32Array([rate])));
+      nodes.push(
+        node('Mul', ['age', `r${t}`], [`ar${t}`]),
+        node('Exp', [`ar${t}`], [`f${t}`]),
+        node('Mul', [INPUT_ITEM_WEIGHTS, `f${t}`], [`p${t}`]),
+      );
+      positionWeights = `p${t}`;
     }
     nodes.push(
-      node('Mul', [`p${t}`, `k${t}`], [`w${t}`]), // [1,L]
+      node('Mul', [positionWeights, `k${t}`], [`w${t}`]), // [1,L]
       node('Unsqueeze', [`w${t}`, 'axes_2'], [`w3_${t}`]), // [1,L,1]
       node('Gather', [`M${t}`, INPUT_ITEM_IDS], [`rows${t}`], { axis: 0 }), // [1,L,N]
       node('Mul', [`rows${t}`, `w3_${t}`], [`weighted${t}`]),
@@ -250,4 +261,39 @@ export function linearTrained(
     trained.toOnnx = () => buildLinearOnnx(model, { ...metadata, candidate: name });
   }
   return trained;
+}
+
+/** One exported term group as read back from a linear model's ONNX file (see buildLinearOnnx). */
+export interface ExportedLinearTerm {
+  /** Dense n×n, row-major (a view of the model bytes when aligned). */
+  matrix: Float32Array;
+  /** Group weight k_t. */
+  scale: number;
+  /** Per-position factor exp(age · rate) applied to the fed weight (0: the fed weight as is). */
+  rate: number;
+}
+
+/**
+ * Reads the term groups of a `linear-item-item` ONNX file, so serving can say which history item
+ * contributed most to a score: contribution of position l to item j = Σ_t k_t · w_l · e^(age_l·r_t) · M_t[h_l, j].
+ * Undefined when the file is not one of ours (names or shapes differ).
+ */
+export function readLinearTerms(bytes: Uint8Array, n: number): ExportedLinearTerm[] | undefined {
+  const graph = onnx.ModelProto.decode(bytes).graph;
+  const byName = new Map((graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const scalar = (name: string): number | undefined => {
+    const t = byName.get(name);
+    if (!t) return undefined;
+    if (t.floatData && t.floatData.length === 1) return t.floatData[0];
+    return t.rawData && t.rawData.byteLength === 4 ? new DataView(t.rawData.buffer, t.rawData.byteOffset, 4).getFloat32(0, true) : undefined;
+  };
+  const terms: ExportedLinearTerm[] = [];
+  for (let t = 0; byName.has(`M${t}`); t++) {
+    const M = byName.get(`M${t}`)!;
+    if (!M.rawData || M.dims?.length !== 2 || Number(M.dims[0]) !== n || Number(M.dims[1]) !== n) return undefined;
+    const scale = scalar(`k${t}`);
+    if (scale === undefined) return undefined;
+    terms.push({ matrix: alignedView(M.rawData, Float32Array, n * n), scale, rate: scalar(`r${t}`) ?? 0 });
+  }
+  return terms.length > 0 ? terms : undefined;
 }

@@ -181,6 +181,36 @@ describe('ONNX export of the linear candidates (recommender contract)', () => {
     });
   }
 
+  it('a blend of terms with different half-lives keeps the interaction strength a linear factor in every term', async () => {
+    // Prepare: EASE (half-life 8) + transition (half-life 0.5), no bias; a purchase weighs 5× a view.
+    const trained = await blendCandidate([
+      { candidate: easeCandidate({ lambda: 10, halfLife: 8 }), weight: 2 },
+      { candidate: transitionCandidate({ window: 1, halfLife: 0.5 }), weight: 1 },
+    ]).train(split.test.train);
+    const session = await createSession(trained.toOnnx!());
+    const history = split.test.cases.find((c) => c.history.length >= 4)!.history;
+    const L = history.length;
+    const run = async (weights: Float32Array) =>
+      (
+        await session.run({
+          [INPUT_ITEM_IDS]: new ort.Tensor('int64', BigInt64Array.from(history, BigInt), [1, L]),
+          [INPUT_ITEM_WEIGHTS]: new ort.Tensor('float32', weights, [1, L]),
+        })
+      )[OUTPUT_SCORES]!.data as Float32Array;
+    const base = servingWeights(L);
+
+    // Act: every position bought (strength 5) vs viewed (strength 1).
+    const viewed = await run(base);
+    const bought = await run(base.map((w) => 5 * w));
+    await session.release();
+
+    // Assess: exactly 5× (a power of the weight, as w^γ would give, is not linear).
+    let maxDiff = 0;
+    for (let i = 0; i < viewed.length; i++) maxDiff = Math.max(maxDiff, Math.abs(bought[i]! - 5 * viewed[i]!) / Math.max(1e-3, Math.abs(5 * viewed[i]!)));
+    expect(viewed.some((v) => v !== 0)).toBe(true);
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+
   it('SKNN (neighbour search) and blends containing it have no ONNX export', async () => {
     // Prepare
     const sessions = sessionSplit(loadSessions(resolve(FIXTURES, 'sessions_train_full.txt')));

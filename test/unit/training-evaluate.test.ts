@@ -187,7 +187,7 @@ describe('encodeHistory', () => {
     expect(w.get('a')).toBeCloseTo(0.5, 6);
   });
 
-  it('sums repeated items into one entry and scales by interaction strength', () => {
+  it('keeps one position per interaction, in order, scaled by interaction strength', () => {
     // Act
     const encoded = encodeHistory(
       [
@@ -200,10 +200,27 @@ describe('encodeHistory', () => {
 
     // Assess
     const decay = (age: number) => 0.5 ** (age / RECENCY_HALF_LIFE);
-    expect(Array.from(encoded.itemIds)).toEqual([0n, 2n]);
-    expect(encoded.weights[0]).toBeCloseTo(1 * decay(2) + 5 * decay(1), 5);
-    expect(encoded.weights[1]).toBeCloseTo(3, 5);
+    expect(Array.from(encoded.itemIds)).toEqual([0n, 0n, 2n]);
+    expect(encoded.weights[0]).toBeCloseTo(1 * decay(2), 5);
+    expect(encoded.weights[1]).toBeCloseTo(5 * decay(1), 5);
+    expect(encoded.weights[2]).toBeCloseTo(3, 5);
     expect([...encoded.seen].sort()).toEqual([0, 2]);
+  });
+
+  it('does not age known items by interactions with items the model does not know', () => {
+    // Act
+    const encoded = encodeHistory(
+      [
+        { itemId: 'a', type: 'view', ts: 1 },
+        { itemId: 'zzz', type: 'view', ts: 2 },
+        { itemId: 'b', type: 'view', ts: 3 },
+      ],
+      index,
+    );
+
+    // Assess
+    expect(Array.from(encoded.itemIds)).toEqual([0n, 1n]);
+    expect(encoded.weights[0]).toBeCloseTo(0.5 ** (1 / RECENCY_HALF_LIFE), 6);
   });
 
   it('ignores unknown items and types without interaction strength', () => {
