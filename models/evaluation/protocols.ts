@@ -199,6 +199,11 @@ export interface TimeSplitOptions {
   holdoutStartMs: number;
   /** Start of the validation window (epoch ms), before holdoutStartMs. */
   validationStartMs: number;
+  /**
+   * The item index of both stages (default: every item seen before the test window, sorted). The retraining
+   * pipeline pins it to the items its served model keeps (most popular first, capped).
+   */
+  itemIds?: readonly string[];
 }
 
 /** Start (epoch ms) of the `days`-th last calendar day of the log, days counted in the given UTC offset. */
@@ -209,7 +214,8 @@ export function lastDaysStart(interactions: readonly Interaction[], days: number
   return dayStart - (days - 1) * 86_400_000;
 }
 
-function interactionsToTrain(interactions: readonly Interaction[], index: ReadonlyMap<string, number>, nItems: number): TrainData {
+/** Time-ordered sequences per user (users sorted) of the interactions whose item is in the index; weights = interaction strengths. */
+export function interactionsToTrain(interactions: readonly Interaction[], index: ReadonlyMap<string, number>, nItems: number): TrainData {
   const byUser = new Map<string, Interaction[]>();
   for (const x of interactions) (byUser.get(x.p) ?? byUser.set(x.p, []).get(x.p))?.push(x);
   const sequences: Int32Array[] = [];
@@ -248,7 +254,7 @@ export function timeSplit(interactions: readonly Interaction[], options: TimeSpl
   if (!(validationStartMs < holdoutStartMs)) throw new Error('timeSplit: the validation window must start before the test window');
   const beforeTest = interactions.filter((x) => x.ts < holdoutStartMs);
   const beforeValidation = beforeTest.filter((x) => x.ts < validationStartMs);
-  const itemIds = [...new Set(beforeTest.map((x) => x.i))].sort();
+  const itemIds = options.itemIds ? [...options.itemIds] : [...new Set(beforeTest.map((x) => x.i))].sort();
   const index = indexOf(itemIds);
   const nItems = itemIds.length;
   const validationIndex = new Set(beforeValidation.map((x) => x.i));

@@ -123,7 +123,7 @@ async function selectVariant(spec: ModelSpec, split: EvalSplit, cases: readonly 
   };
 }
 
-interface Chosen {
+export interface Chosen {
   candidate: Candidate;
   validation: number;
   selectionSeconds: number;
@@ -131,7 +131,7 @@ interface Chosen {
 }
 
 /** Step 1: every spec's variant (and every blend's weights) chosen on the validation stage only. */
-async function selectAll(
+export async function selectAll(
   split: EvalSplit,
   specs: readonly EntrySpec[],
   cases: readonly EvalCase[],

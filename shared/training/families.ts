@@ -16,12 +16,13 @@ export interface FamilySpec {
   hyperparameters: z.ZodType<Record<string, number | string | boolean>>;
 }
 
-/** Mirrors `RecommenderTrainOptions` (models/recommender/train.ts); a unit test keeps the two in step. */
+/** Mirrors `SelectionOptions` (models/recommender/select.ts: RecommenderTrainOptions + validationDays); a unit test keeps them in step. */
 const recommenderHyperparameters = z.strictObject({
   lambda: z.number({ message: 'must be a number' }).positive('must be > 0').max(1e12, 'must be at most 1e12').optional(),
   maxItems: z.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(6000, 'must be at most 6000').optional(),
   minItemInteractions: z.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').optional(),
   popularityHalfLifeDays: z.number({ message: 'must be a number' }).positive('must be > 0').optional(),
+  validationDays: z.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(90, 'must be at most 90').optional(),
 }) as unknown as z.ZodType<Record<string, number>>;
 
 export const FAMILIES: Readonly<Record<string, FamilySpec>> = {

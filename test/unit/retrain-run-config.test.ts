@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SELECTION } from '../../models/recommender/select';
 import { DEFAULT_TRAIN_OPTIONS } from '../../models/recommender/train';
 import { FAMILIES } from '../../shared/training/families';
 import { buildRunReport, type RecordEvent } from '../../shared/training/pipeline';
@@ -92,10 +93,10 @@ describe('run configuration', () => {
     expect(fields['policy.recommender.tolerance']).toMatch(/≤ 1/);
   });
 
-  it('accepts exactly the recommender trainer options as hyperparameters', () => {
+  it('accepts exactly the recommender trainer options (and the validation window) as hyperparameters', () => {
     // Prepare
     const schema = FAMILIES.recommender?.hyperparameters;
-    const all = Object.fromEntries(Object.keys(DEFAULT_TRAIN_OPTIONS).map((k) => [k, 5]));
+    const all = Object.fromEntries([...Object.keys(DEFAULT_TRAIN_OPTIONS), ...Object.keys(DEFAULT_SELECTION).filter((k) => k === 'validationDays')].map((k) => [k, 5]));
 
     // Act
     const parsed = schema?.safeParse(all);

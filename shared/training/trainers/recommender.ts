@@ -6,7 +6,8 @@
 import type * as ort from 'onnxruntime-node';
 import { RECOMMENDER_FAMILY } from '../../../models/recommender/contract';
 import { buildTestCases, evaluateScorer, onnxScorer, popularityScorer, type TestCase } from '../../../models/recommender/evaluate';
-import { type ItemIndex, trainRecommender } from '../../../models/recommender/train';
+import { type ModelSelection, type SelectionOptions, itemIndexOf, selectServedModel, trainArtifact } from '../../../models/recommender/select';
+import { DEFAULT_TRAIN_OPTIONS, type ItemIndex } from '../../../models/recommender/train';
 import type { MetricSummary } from '../../../models/evaluation/metrics';
 import { createSession, describeSession } from '../../onnx/session';
 import { type ModelCard, ModelRegistry } from '../../registry/registry';
@@ -15,15 +16,37 @@ import { type FamilyEvaluation, type RunState, requireSnapshot } from '../run';
 import { loadSnapshot } from '../snapshot';
 
 /** A card as the training step writes it: no evaluation yet, plus where it was trained. */
-export type TrainedCard = ModelCard & { compute?: string };
+export type TrainedCard = ModelCard & { compute?: string; selection?: SelectionRecord };
 
 /** Bumped when training code changes in a way that changes models. */
-export const CODE_VERSION = 'recommender-ease@1';
+export const CODE_VERSION = 'recommender-selected-blend@2';
+
+/** How the served model was chosen, as the card records it. */
+export interface SelectionRecord {
+  chosen: string;
+  validationStart: string;
+  validationCases: number;
+  /** Validation NDCG@10 per entry, best first. */
+  validation: { name: string; value: number }[];
+  skipped?: string;
+  seconds: number;
+}
+
+/** JSON has no Infinity (a half-life of Infinity is "no recency decay"): such values are written as strings. */
+function cardParams(params: Record<string, number | string | boolean>): Record<string, number | string | boolean> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? String(v) : v]));
+}
+
+function describeChoice(selection: ModelSelection, params: Record<string, number | string | boolean> | undefined): string {
+  const what = selection.chosen === 'blend' && typeof params?.components === 'string' ? `blend ${params.components}` : selection.chosen;
+  return `${what}, chosen on validation NDCG@10 (linear item-item, one ONNX graph)`;
+}
 
 /**
- * Trains two artifacts from one snapshot under the run's candidate version: the evaluation model on
- * the interactions before the holdout (scored by the next task) and the serving model on the whole
- * window with the same hyperparameters. The card (without metrics: the gate adds them) is written
+ * Trains the run's candidate from one snapshot: chooses the model on a validation window before the
+ * holdout (models/recommender/select.ts), then trains the choice twice under the candidate version —
+ * the evaluation artifact on the interactions before the holdout (scored by the next task) and the
+ * serving artifact on the whole window. The card (without metrics: the gate adds them) is written
  * last; a retry that finds it returns it, one that does not rewrites the same bytes (create-only
  * versions accept identical content).
  */
@@ -35,13 +58,12 @@ export async function trainRecommenderCandidate(blobs: BlobStore, state: RunStat
   if (done) return done;
   const { interactions, items: meta } = await loadSnapshot(blobs, manifest);
   const holdoutStartMs = Date.parse(manifest.holdoutStart);
-  const options = state.config.hyperparameters[RECOMMENDER_FAMILY] ?? {};
-  const evalModel = await trainRecommender(
-    interactions.filter((x) => x.ts < holdoutStartMs),
-    options,
-    { version, split: 'train' },
-  );
-  const serving = await trainRecommender(interactions, evalModel.hyperparameters, { version, split: 'full' });
+  const options: SelectionOptions = state.config.hyperparameters[RECOMMENDER_FAMILY] ?? {};
+  const beforeHoldout = interactions.filter((x) => x.ts < holdoutStartMs);
+  const evalItems = itemIndexOf(beforeHoldout, options);
+  const selection = await selectServedModel(beforeHoldout, holdoutStartMs, evalItems.itemIds, options);
+  const evalModel = await trainArtifact(selection.candidate, beforeHoldout, evalItems);
+  const serving = await trainArtifact(selection.candidate, interactions, itemIndexOf(interactions, options));
   const session = await createSession(serving.onnx);
   const signature = describeSession(session);
   await session.release();
@@ -53,12 +75,23 @@ export async function trainRecommenderCandidate(blobs: BlobStore, state: RunStat
   await registry.putArtifact(RECOMMENDER_FAMILY, version, 'eval/model.onnx', evalModel.onnx);
   await registry.putArtifact(RECOMMENDER_FAMILY, version, 'eval/items.json', evalModel.items);
   const champion = await registry.getAlias(RECOMMENDER_FAMILY, 'champion');
+  const record: SelectionRecord = {
+    chosen: selection.chosen,
+    validationStart: selection.validationStart,
+    validationCases: selection.validationCases,
+    validation: selection.validation.map((v) => ({ name: v.name, value: Number(v.value.toFixed(6)) })),
+    ...(selection.skipped ? { skipped: selection.skipped } : {}),
+    seconds: Number(selection.seconds.toFixed(3)),
+  };
   const card: TrainedCard = {
     family: RECOMMENDER_FAMILY,
     version,
     createdAt: now.toISOString(),
-    algorithm: 'EASE item-item (closed form, onnxruntime Inverse)',
-    hyperparameters: serving.hyperparameters,
+    algorithm: describeChoice(selection, serving.trained.params),
+    hyperparameters: cardParams({
+      ...Object.fromEntries(Object.entries({ ...DEFAULT_TRAIN_OPTIONS, ...options }).filter(([k]) => k !== 'lambda' || options.lambda !== undefined)),
+      ...(serving.trained.params ?? {}),
+    }),
     signature: {
       inputs: signature.inputs.map((v) => ({ name: v.name, type: v.type ?? 'unknown', shape: v.shape ?? [] })),
       outputs: signature.outputs.map((v) => ({ name: v.name, type: v.type ?? 'unknown', shape: v.shape ?? [] })),
@@ -71,11 +104,12 @@ export async function trainRecommenderCandidate(blobs: BlobStore, state: RunStat
       items: serving.stats.items,
       interactions: serving.stats.interactions,
     },
-    trainingSeconds: Number((evalModel.stats.seconds + serving.stats.seconds).toFixed(3)),
+    trainingSeconds: Number((selection.seconds + evalModel.stats.seconds + serving.stats.seconds).toFixed(3)),
     ...(champion ? { parentVersion: champion.version } : {}),
     codeVersion: CODE_VERSION,
     source: { kind: 'trained' },
     compute,
+    selection: record,
   };
   await registry.putCard(card);
   return card;

@@ -1,0 +1,110 @@
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { checkRecommenderSession, INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, OUTPUT_SCORES } from '../../models/recommender/contract';
+import { servingWeights } from '../../models/recommender/linear';
+import { itemIndexOf, selectServedModel, trainArtifact } from '../../models/recommender/select';
+import { createSession } from '../../shared/onnx/session';
+import type { Interaction } from '../../shared/training/snapshot';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2026-09-01T00:00:00Z');
+const HOLDOUT = T0 + 35 * DAY;
+
+/** Deterministic shop: 12 "routes" of 15 items; a shopper walks a route forward (item k → k+1), sometimes skipping one. */
+function walks(users: number, seed = 7): Interaction[] {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+  const out: Interaction[] = [];
+  for (let u = 0; u < users; u++) {
+    const route = Math.floor(random() * 12);
+    let step = Math.floor(random() * 5);
+    let ts = T0 + Math.floor(random() * 40 * DAY);
+    const length = 3 + Math.floor(random() * 8);
+    for (let n = 0; n < length && step < 15; n++) {
+      out.push({ p: `u${u}`, i: `r${route}-${step}`, t: random() < 0.2 ? 'purchase' : 'view', ts, c: 'web' });
+      step += random() < 0.8 ? 1 : 2;
+      ts += Math.floor(random() * 2 * DAY);
+    }
+  }
+  return out.sort((a, b) => a.ts - b.ts);
+}
+
+describe('selectServedModel (the served recommender is chosen on validation, inside the pipeline)', () => {
+  const interactions = walks(900);
+  const before = interactions.filter((x) => x.ts < HOLDOUT);
+
+  it('chooses the entry with the best validation NDCG@10 and reports every entry', async () => {
+    // Prepare
+    const items = itemIndexOf(before);
+
+    // Act
+    const selection = await selectServedModel(interactions, HOLDOUT, items.itemIds, { validationDays: 7 });
+
+    // Assess
+    expect(selection.skipped).toBeUndefined();
+    expect(selection.validationCases).toBeGreaterThan(30);
+    expect(selection.validation.map((v) => v.name).sort()).toEqual(['blend', 'ease', 'itemknn', 'popularity', 'transition']);
+    expect(selection.chosen).toBe(selection.validation[0]!.name);
+    for (let k = 1; k < selection.validation.length; k++) expect(selection.validation[k - 1]!.value).toBeGreaterThanOrEqual(selection.validation[k]!.value);
+    // Walks along routes: the sequence-aware model must beat the popularity list by far on validation.
+    const value = (name: string) => selection.validation.find((v) => v.name === name)!.value;
+    expect(value('transition')).toBeGreaterThan(2 * value('popularity'));
+  });
+
+  it('never reads the holdout: the choice is the same whatever happens after the holdout start', async () => {
+    // Prepare: the same past, a completely different future (every shopper buys one unrelated item).
+    const items = itemIndexOf(before);
+    const otherFuture = [...before, ...before.slice(0, 300).map((x, k) => ({ ...x, i: 'r0-0', ts: HOLDOUT + k * 1000 }))];
+
+    // Act
+    const a = await selectServedModel(interactions, HOLDOUT, items.itemIds, { validationDays: 7 });
+    const b = await selectServedModel(otherFuture, HOLDOUT, items.itemIds, { validationDays: 7 });
+
+    // Assess
+    expect(b.chosen).toBe(a.chosen);
+    expect(b.validation).toEqual(a.validation);
+    expect(b.validationCases).toBe(a.validationCases);
+  });
+
+  it('falls back to plain EASE and says why when the validation window holds too few cases', async () => {
+    // Prepare
+    const few = walks(25);
+    const items = itemIndexOf(few.filter((x) => x.ts < HOLDOUT), { minItemInteractions: 1 });
+
+    // Act
+    const selection = await selectServedModel(few, HOLDOUT, items.itemIds, { validationDays: 7, minValidationCases: 30 });
+
+    // Assess
+    expect(selection.chosen).toBe('ease');
+    expect(selection.skipped).toMatch(/validation cases with a known target \(at least 30 needed\)/);
+  });
+
+  it('exports the chosen model as ONE ONNX file of the recommender contract whose scores equal the trained model', async () => {
+    // Prepare
+    const items = itemIndexOf(before);
+    const selection = await selectServedModel(interactions, HOLDOUT, items.itemIds, { validationDays: 7 });
+
+    // Act
+    const artifact = await trainArtifact(selection.candidate, before, items);
+    const session = await createSession(artifact.onnx);
+    const check = await checkRecommenderSession(session, items.itemIds.length, { checkPaddingInvariance: true });
+    const history = Int32Array.from([3, 9, 4, 11]);
+    const out = await session.run({
+      [INPUT_ITEM_IDS]: new ort.Tensor('int64', BigInt64Array.from(history, BigInt), [1, history.length]),
+      [INPUT_ITEM_WEIGHTS]: new ort.Tensor('float32', servingWeights(history.length), [1, history.length]),
+    });
+    await session.release();
+    const onnx = out[OUTPUT_SCORES]!.data as Float32Array;
+    const js = await artifact.trained.score(history);
+
+    // Assess
+    expect(check).toEqual({ ok: true });
+    expect(artifact.stats.items).toBe(items.itemIds.length);
+    let maxDiff = 0;
+    for (let i = 0; i < js.length; i++) maxDiff = Math.max(maxDiff, Math.abs(js[i]! - onnx[i]!) / Math.max(1, Math.abs(js[i]!)));
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+});
