@@ -3,10 +3,14 @@
  * component's scale normalisation) are chosen on the validation split by the evaluation runner, never here.
  * When every component is a linear item-item model (EASE, item-kNN, transition, SLIST, popularity) the
  * blend folds into ONE LinearItemModel (terms concatenated, popularity as a bias) and is exportable within
- * the recommender contract; otherwise it scores component by component and has no toOnnx.
+ * the recommender contract. Otherwise it scores component by component; when every component has an ONNX
+ * export (e.g. the GRU next to linear models) the linear ones are folded and the rest composed with them
+ * into one ONNX graph computing the same weighted sum (shared/onnx/compose); else it has no toOnnx.
  */
 import type { Candidate, TrainData, TrainedCandidate } from '../evaluation/candidate';
-import { isLinearTrained, type LinearItemModel, type LinearTerm, linearTrained } from './linear';
+import { composeWeightedSum } from '../../shared/onnx/compose';
+import { INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, META_FAMILY, META_KIND, META_N_ITEMS, OUTPUT_SCORES, RECOMMENDER_FAMILY } from './contract';
+import { buildLinearOnnx, isLinearTrained, type LinearItemModel, type LinearTerm, linearTrained } from './linear';
 
 export interface BlendComponent {
   candidate: Candidate;
@@ -49,7 +53,7 @@ export function blendCandidate(components: readonly BlendComponent[], name = 'bl
       const linearParts = trained.every(isLinearTrained) ? trained.map((t, k) => ({ model: t.linear, weight: active[k]!.weight })) : undefined;
       const folded = linearParts ? foldLinear(linearParts) : undefined;
       if (folded) return linearTrained(name, folded, trainingSeconds, params, { algorithm: 'blend' });
-      return {
+      const blended: TrainedCandidate = {
         name,
         trainingSeconds,
         params,
@@ -63,6 +67,30 @@ export function blendCandidate(components: readonly BlendComponent[], name = 'bl
           return out;
         },
       };
+      if (trained.every((t) => isLinearTrained(t) || typeof t.toOnnx === 'function')) {
+        blended.toOnnx = () => mixedOnnx(trained, active.map((c) => c.weight), name, data.nItems);
+      }
+      return blended;
     },
   };
+}
+
+/** One ONNX graph for a blend with non-linear components: the linear ones folded (weight 1), the others composed beside them. */
+function mixedOnnx(trained: readonly TrainedCandidate[], weights: readonly number[], name: string, nItems: number): Uint8Array {
+  const linear = trained.flatMap((t, k) => (isLinearTrained(t) ? [{ model: t.linear, weight: weights[k]! }] : []));
+  const parts: { bytes: Uint8Array; weight: number }[] = [];
+  if (linear.length > 0) {
+    const folded = foldLinear(linear);
+    if (!folded) throw new Error(`blend '${name}': its linear components cannot be folded into one model`);
+    parts.push({ bytes: buildLinearOnnx(folded, { algorithm: 'blend-linear-part' }), weight: 1 });
+  }
+  trained.forEach((t, k) => {
+    if (!isLinearTrained(t)) parts.push({ bytes: t.toOnnx!(), weight: weights[k]! });
+  });
+  return composeWeightedSum(parts, {
+    inputs: [INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS],
+    output: OUTPUT_SCORES,
+    graphName: 'blend',
+    metadata: { [META_FAMILY]: RECOMMENDER_FAMILY, [META_KIND]: 'blend', [META_N_ITEMS]: String(nItems), candidate: name },
+  });
 }

@@ -6,13 +6,15 @@
  *      maxItems because every exported term is a dense n×n matrix).
  *   2. Selection: the interactions before the holdout are split once more in time — the validation window is
  *      the last `validationDays` before the holdout start. Every candidate of the pipeline catalogue (item-kNN,
- *      EASE, transition, popularity; a small hyperparameter grid each) is trained on the data before the
+ *      EASE, transition, popularity, and the GRU sequence model within a time budget; a small hyperparameter grid
+ *      each) is trained on the data before the
  *      validation window and scored on each shopper's next new item inside it; the runner's blend search then
  *      picks per component a variant and a weight (models/evaluation/blend-search). The entry with the best
  *      validation NDCG@10 wins — the blend, or a single model when blending does not help.
  *   3. The chosen candidate (hyperparameters and weights fixed) is trained again on everything before the
- *      holdout (the evaluation artifact the gate scores) and on the whole window (the served artifact). Every
- *      component is linear item-item, so the blend folds into ONE ONNX model of the recommender contract.
+ *      holdout (the evaluation artifact the gate scores) and on the whole window (the served artifact). The
+ *      linear item-item components fold into one linear graph, the GRU (when it has a weight) is composed
+ *      beside it: ONE ONNX model of the recommender contract either way.
  * The holdout itself is never read here: selection sees only data before the holdout start.
  */
 import type { Interaction } from '../../shared/training/snapshot';
@@ -24,6 +26,7 @@ import { type EntrySpec, type ModelSpec, selectAll } from '../evaluation/runner'
 import { easeCandidate } from './ease-candidate';
 import { itemKnnCandidate } from './item-knn';
 import { popularityCandidate } from './popularity';
+import { createSequenceCandidate, DEFAULT_SEQUENCE_CONFIG } from '../sequence/index';
 import { transitionCandidate } from './transition';
 import { buildItemIndex, DEFAULT_TRAIN_OPTIONS, type ItemIndex, type RecommenderTrainOptions } from './train';
 
@@ -36,12 +39,29 @@ export interface SelectionOptions extends RecommenderTrainOptions {
   minValidationCases?: number;
   /** Validation shoppers sampled for selection (deterministic). */
   selectionUsers?: number;
+  /**
+   * Planned training time of the sequence model (tfjs GRU, models/sequence) per training, in seconds; 0
+   * leaves it out. Turned into a FIXED number of epochs from the data size at PLANNED_EXAMPLES_PER_SECOND
+   * (never a wall-clock cut-off: a retried run must train the same bytes); fewer than one epoch leaves it
+   * out. It is trained at most three times (validation, evaluation artifact, served artifact), the last two
+   * only when the selection gives it a weight.
+   */
+  sequenceTrainingSeconds?: number;
 }
 
-export const DEFAULT_SELECTION = { validationDays: 7, minValidationCases: 30, selectionUsers: 5000 } as const;
+/** GRU training speed planned for (default config, wasm backend, one core; measured 855 examples/s: `npm run bench -- sequence`). */
+export const PLANNED_EXAMPLES_PER_SECOND = 800;
 
-/** The pipeline's candidate catalogue: small grids, every model linear item-item (so any blend exports to ONNX). */
-export function pipelineCatalogue(options: Pick<RecommenderTrainOptions, 'lambda'> = {}): EntrySpec[] {
+/** Epochs of the sequence model that fit the budget for this many interactions (0: leave it out). */
+export function sequenceEpochs(budgetSeconds: number, interactions: number): number {
+  if (!(budgetSeconds > 0)) return 0;
+  return Math.min(DEFAULT_SEQUENCE_CONFIG.epochs, Math.floor((budgetSeconds * PLANNED_EXAMPLES_PER_SECOND) / Math.max(1, interactions)));
+}
+
+export const DEFAULT_SELECTION = { validationDays: 7, minValidationCases: 30, selectionUsers: 5000, sequenceTrainingSeconds: 60 } as const;
+
+/** The pipeline's candidate catalogue: small grids; every model exports to the recommender contract, and so does any blend of them. */
+export function pipelineCatalogue(options: Pick<SelectionOptions, 'lambda'> & { sequenceEpochs?: number } = {}): EntrySpec[] {
   const lambdas = options.lambda !== undefined ? [options.lambda] : [10, 50, 200, 1000];
   const specs: ModelSpec[] = [
     { name: 'popularity', variants: [popularityCandidate()] },
@@ -55,6 +75,9 @@ export function pipelineCatalogue(options: Pick<RecommenderTrainOptions, 'lambda
       variants: [2, 10].flatMap((window) => [0, 0.5].flatMap((rowNorm) => [1, 2].map((h) => transitionCandidate({ window, rowNorm, halfLife: h })))),
     },
   ];
+  // The design document's sequence family: GRU over the item order (a blend with it is composed into one ONNX graph).
+  const epochs = options.sequenceEpochs ?? 0;
+  if (epochs > 0) specs.push({ name: 'gru', variants: [createSequenceCandidate({ epochs })] });
   return [...specs, { name: 'blend', components: specs.map((s) => s.name) }];
 }
 
@@ -69,6 +92,8 @@ export interface ModelSelection {
   validationStart: string;
   /** Why no selection ran (too little validation data), when it did not. */
   skipped?: string;
+  /** Epochs planned for the GRU candidate (0: left out, the budget did not fit one epoch). */
+  sequenceEpochs: number;
   seconds: number;
 }
 
@@ -102,6 +127,7 @@ export async function selectServedModel(
     validationCases: 0,
     validationStart,
     skipped: reason,
+    sequenceEpochs: 0,
     seconds: seconds(),
   });
   if (!before.some((x) => x.ts < validationStartMs)) return skip(`no interaction before the validation window (${validationStart})`);
@@ -112,7 +138,10 @@ export async function selectServedModel(
   }
   const cases = sampleGroups(split.validation.cases, settings.selectionUsers);
   log(`selection: ${itemIds.length} items, ${cases.length} validation cases from ${validationStart}`);
-  const chosen = await selectAll(split, pipelineCatalogue(options), cases, {}, log);
+  // Sized on the whole window (the largest of the three trainings), so every training keeps to the plan.
+  const epochs = sequenceEpochs(settings.sequenceTrainingSeconds, interactions.length);
+  log(epochs > 0 ? `selection: GRU with ${epochs} epoch(s)` : `selection: GRU left out (budget ${settings.sequenceTrainingSeconds} s < one epoch)`);
+  const chosen = await selectAll(split, pipelineCatalogue({ ...options, sequenceEpochs: epochs }), cases, {}, log);
   const ranked = [...chosen].map(([name, c]) => ({ name, value: c.validation })).sort((a, b) => b.value - a.value);
   const best = ranked[0];
   if (!best) return skip('no candidate could be trained on the validation data');
@@ -122,6 +151,7 @@ export async function selectServedModel(
     validation: ranked,
     validationCases: cases.length,
     validationStart,
+    sequenceEpochs: epochs,
     seconds: seconds(),
   };
 }

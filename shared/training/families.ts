@@ -22,6 +22,7 @@ const recommenderHyperparameters = z.strictObject({
   maxItems: z.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(6000, 'must be at most 6000').optional(),
   minItemInteractions: z.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').optional(),
   popularityHalfLifeDays: z.number({ message: 'must be a number' }).positive('must be > 0').optional(),
+  sequenceTrainingSeconds: z.number({ message: 'must be a number' }).min(0, 'must be at least 0 (0 leaves the sequence model out)').max(600, 'must be at most 600').optional(),
   validationDays: z.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(90, 'must be at most 90').optional(),
 }) as unknown as z.ZodType<Record<string, number>>;
 

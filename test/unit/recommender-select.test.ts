@@ -2,7 +2,11 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { checkRecommenderSession, INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, OUTPUT_SCORES } from '../../models/recommender/contract';
 import { servingWeights } from '../../models/recommender/linear';
-import { itemIndexOf, selectServedModel, trainArtifact } from '../../models/recommender/select';
+import { blendCandidate } from '../../models/recommender/blend';
+import { easeCandidate } from '../../models/recommender/ease-candidate';
+import { itemIndexOf, selectServedModel, sequenceEpochs, trainArtifact } from '../../models/recommender/select';
+import { transitionCandidate } from '../../models/recommender/transition';
+import { createSequenceCandidate } from '../../models/sequence/index';
 import { createSession } from '../../shared/onnx/session';
 import type { Interaction } from '../../shared/training/snapshot';
 
@@ -41,12 +45,14 @@ describe('selectServedModel (the served recommender is chosen on validation, ins
     const items = itemIndexOf(before);
 
     // Act
-    const selection = await selectServedModel(interactions, HOLDOUT, items.itemIds, { validationDays: 7 });
+    const selection = await selectServedModel(interactions, HOLDOUT, items.itemIds, { validationDays: 7, sequenceTrainingSeconds: 10 });
 
     // Assess
     expect(selection.skipped).toBeUndefined();
     expect(selection.validationCases).toBeGreaterThan(30);
-    expect(selection.validation.map((v) => v.name).sort()).toEqual(['blend', 'ease', 'itemknn', 'popularity', 'transition']);
+    expect(selection.sequenceEpochs).toBe(sequenceEpochs(10, interactions.length));
+    expect(selection.sequenceEpochs).toBeGreaterThanOrEqual(1);
+    expect(selection.validation.map((v) => v.name).sort()).toEqual(['blend', 'ease', 'gru', 'itemknn', 'popularity', 'transition']);
     expect(selection.chosen).toBe(selection.validation[0]!.name);
     for (let k = 1; k < selection.validation.length; k++) expect(selection.validation[k - 1]!.value).toBeGreaterThanOrEqual(selection.validation[k]!.value);
     // Walks along routes: the sequence-aware model must beat the popularity list by far on validation.
@@ -60,8 +66,8 @@ describe('selectServedModel (the served recommender is chosen on validation, ins
     const otherFuture = [...before, ...before.slice(0, 300).map((x, k) => ({ ...x, i: 'r0-0', ts: HOLDOUT + k * 1000 }))];
 
     // Act
-    const a = await selectServedModel(interactions, HOLDOUT, items.itemIds, { validationDays: 7 });
-    const b = await selectServedModel(otherFuture, HOLDOUT, items.itemIds, { validationDays: 7 });
+    const a = await selectServedModel(interactions, HOLDOUT, items.itemIds, { validationDays: 7, sequenceTrainingSeconds: 0 });
+    const b = await selectServedModel(otherFuture, HOLDOUT, items.itemIds, { validationDays: 7, sequenceTrainingSeconds: 0 });
 
     // Assess
     expect(b.chosen).toBe(a.chosen);
@@ -85,7 +91,7 @@ describe('selectServedModel (the served recommender is chosen on validation, ins
   it('exports the chosen model as ONE ONNX file of the recommender contract whose scores equal the trained model', async () => {
     // Prepare
     const items = itemIndexOf(before);
-    const selection = await selectServedModel(interactions, HOLDOUT, items.itemIds, { validationDays: 7 });
+    const selection = await selectServedModel(interactions, HOLDOUT, items.itemIds, { validationDays: 7, sequenceTrainingSeconds: 0 });
 
     // Act
     const artifact = await trainArtifact(selection.candidate, before, items);
@@ -105,6 +111,45 @@ describe('selectServedModel (the served recommender is chosen on validation, ins
     expect(artifact.stats.items).toBe(items.itemIds.length);
     let maxDiff = 0;
     for (let i = 0; i < js.length; i++) maxDiff = Math.max(maxDiff, Math.abs(js[i]! - onnx[i]!) / Math.max(1, Math.abs(js[i]!)));
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+
+  it('plans a fixed number of GRU epochs from the data size (never a wall-clock cut-off) and leaves it out below one epoch', () => {
+    // Act / Assess
+    expect(sequenceEpochs(60, 48_000)).toBe(1);
+    expect(sequenceEpochs(60, 4_800)).toBe(10);
+    expect(sequenceEpochs(60, 100)).toBe(20); // capped at the default maximum
+    expect(sequenceEpochs(60, 100_000)).toBe(0);
+    expect(sequenceEpochs(0, 100)).toBe(0);
+  });
+
+  it('a blend with the GRU is ONE ONNX file of the contract computing the same weighted sum as the trained blend', async () => {
+    // Prepare
+    const items = itemIndexOf(before);
+    const blend = blendCandidate([
+      { candidate: easeCandidate({ lambda: 50, halfLife: Number.POSITIVE_INFINITY }), weight: 1 },
+      { candidate: transitionCandidate({ window: 2, halfLife: 1 }), weight: 0.5 },
+      { candidate: createSequenceCandidate({ epochs: 1, embeddingDim: 8, hiddenUnits: 8, maxLength: 5 }), weight: 0.3 },
+    ]);
+
+    // Act
+    const artifact = await trainArtifact(blend, before, items);
+    const session = await createSession(artifact.onnx);
+    const check = await checkRecommenderSession(session, items.itemIds.length, { checkPaddingInvariance: true });
+    let maxDiff = 0;
+    for (const history of [Int32Array.from([3, 9, 4, 11]), Int32Array.from([0]), Int32Array.from([20, 21, 22, 23, 24, 25, 26])]) {
+      const out = await session.run({
+        [INPUT_ITEM_IDS]: new ort.Tensor('int64', BigInt64Array.from(history, BigInt), [1, history.length]),
+        [INPUT_ITEM_WEIGHTS]: new ort.Tensor('float32', servingWeights(history.length), [1, history.length]),
+      });
+      const onnx = out[OUTPUT_SCORES]!.data as Float32Array;
+      const js = await artifact.trained.score(history);
+      for (let i = 0; i < js.length; i++) maxDiff = Math.max(maxDiff, Math.abs(js[i]! - onnx[i]!) / Math.max(1, Math.abs(js[i]!)));
+    }
+    await session.release();
+
+    // Assess
+    expect(check).toEqual({ ok: true });
     expect(maxDiff).toBeLessThan(1e-4);
   });
 });

@@ -96,7 +96,7 @@ describe('run configuration', () => {
   it('accepts exactly the recommender trainer options (and the validation window) as hyperparameters', () => {
     // Prepare
     const schema = FAMILIES.recommender?.hyperparameters;
-    const all = Object.fromEntries([...Object.keys(DEFAULT_TRAIN_OPTIONS), ...Object.keys(DEFAULT_SELECTION).filter((k) => k === 'validationDays')].map((k) => [k, 5]));
+    const all = Object.fromEntries([...Object.keys(DEFAULT_TRAIN_OPTIONS), ...Object.keys(DEFAULT_SELECTION).filter((k) => k === 'validationDays' || k === 'sequenceTrainingSeconds')].map((k) => [k, 5]));
 
     // Act
     const parsed = schema?.safeParse(all);

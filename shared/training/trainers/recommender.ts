@@ -29,6 +29,8 @@ export interface SelectionRecord {
   /** Validation NDCG@10 per entry, best first. */
   validation: { name: string; value: number }[];
   skipped?: string;
+  /** Epochs planned for the GRU candidate (0: left out). */
+  sequenceEpochs: number;
   seconds: number;
 }
 
@@ -39,7 +41,7 @@ function cardParams(params: Record<string, number | string | boolean>): Record<s
 
 function describeChoice(selection: ModelSelection, params: Record<string, number | string | boolean> | undefined): string {
   const what = selection.chosen === 'blend' && typeof params?.components === 'string' ? `blend ${params.components}` : selection.chosen;
-  return `${what}, chosen on validation NDCG@10 (linear item-item, one ONNX graph)`;
+  return `${what}, chosen on validation NDCG@10 (one ONNX graph)`;
 }
 
 /**
@@ -81,6 +83,7 @@ export async function trainRecommenderCandidate(blobs: BlobStore, state: RunStat
     validationCases: selection.validationCases,
     validation: selection.validation.map((v) => ({ name: v.name, value: Number(v.value.toFixed(6)) })),
     ...(selection.skipped ? { skipped: selection.skipped } : {}),
+    sequenceEpochs: selection.sequenceEpochs,
     seconds: Number(selection.seconds.toFixed(3)),
   };
   const card: TrainedCard = {
