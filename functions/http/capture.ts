@@ -16,7 +16,8 @@ const deps: CaptureHttpDeps = {
   profiles: new ProfileRepository(documentClient(), config.profilesTable),
   auth,
 };
-if (auth.mode === 'open') logger.warn('WRITE_KEYS is empty: the local stack accepts capture requests without a write key');
+// From SSM (WRITE_KEYS_PARAMETER) the keys arrive before each request (secretsMiddleware in httpHandler) and are never open.
+if (auth.source === 'environment' && auth.mode === 'open') logger.warn('WRITE_KEYS is empty: the local stack accepts capture requests without a write key');
 
 /**
  * Segment-compatible capture: `POST /v1/batch`, `/v1/track`, `/v1/identify`, `/v1/page`,

@@ -1,16 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { type SecretStore, secretSource, secrets } from '../config/secrets';
 import { HttpError } from '../http/errors';
 
 /**
  * Keys checked against a configured list: `WRITE_KEYS` (Segment source write keys, for capture) and
- * `ADMIN_KEYS` (operators, for the quarantine API). Each is a comma-separated list whose entries are
- * either the sha256 hex digest of a key (`sha256:<64 hex>` or bare 64 hex; what production should
- * hold, so the configuration never contains a usable key) or, for local use, the key itself.
+ * `ADMIN_KEYS` (operators, for the quarantine API). Each is a list separated by commas or newlines
+ * whose entries are either the sha256 hex digest of a key (`sha256:<64 hex>` or bare 64 hex; what
+ * production should hold, so the configuration never contains a usable key) or, for local use, the
+ * key itself.
  *
- * serverless.yml takes both from the deploying shell (`${env:WRITE_KEYS, ''}`), because packaging
- * runs offline without AWS credentials. In production keep the hashes in an SSM SecureString
- * parameter and read it at cold start with Powertools Parameters (`getParameter(name, { decrypt:
- * true })`) instead of the environment: that is the one line to change in `keyRingFromEnv`.
+ * Deployed stages keep the list in an SSM SecureString named by `WRITE_KEYS_PARAMETER` /
+ * `ADMIN_KEYS_PARAMETER` (shared/config/secrets.ts): read before the handler runs and re-read after
+ * SECRETS_MAX_AGE_SECONDS, so adding or removing a key needs no redeploy. Without a parameter the
+ * variable itself holds the list (local stack, tests).
  */
 export interface KeyRing {
   /** At least one key is configured. */
@@ -24,7 +26,7 @@ const HASHED = /^(?:sha256:)?([0-9a-f]{64})$/i;
 
 export function keyRing(list: string | undefined): KeyRing {
   const digests = (list ?? '')
-    .split(',')
+    .split(/[,\n]/)
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '')
     .map((entry) => {
@@ -47,11 +49,15 @@ export function keyRing(list: string | undefined): KeyRing {
 /** `open`: no keys configured on the local stack (emulator endpoints set); `unconfigured`: no keys anywhere else. */
 export type AuthMode = 'keys' | 'open' | 'unconfigured';
 
+export type KeyListName = 'WRITE_KEYS' | 'ADMIN_KEYS';
+
 export interface AuthConfig {
-  /** The environment variable the keys come from (named in error messages). */
-  variable: string;
-  ring: KeyRing;
-  mode: AuthMode;
+  /** The variable named in error messages: `WRITE_KEYS`, or `WRITE_KEYS_PARAMETER` (the parameter's name is not sent to clients). */
+  readonly variable: string;
+  readonly source: 'environment' | 'ssm';
+  /** From SSM: the list as last loaded (throws SecretNotLoadedError before the first load). */
+  readonly ring: KeyRing;
+  readonly mode: AuthMode;
 }
 
 function usesEmulators(env: NodeJS.ProcessEnv): boolean {
@@ -59,15 +65,36 @@ function usesEmulators(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * Reads a key list once, at start. With no key configured, the embedded local stack (its functions
- * talk to emulators) accepts every request, so `npm start` and the demo need no setup; a deployed
- * function then refuses every request with 503 (a misconfiguration, retried by Segment clients
- * rather than dropped as a 401 would be) until keys are configured.
+ * The key list of `name`. From the environment it is read once, here: with no key, the embedded local
+ * stack (its functions talk to emulators) accepts every request, so `npm start` and the demo need no
+ * setup, and a deployed function refuses every request with 503 (a misconfiguration, retried by
+ * Segment clients rather than dropped as a 401 would be) until keys are configured. From SSM the ring
+ * follows the store's current value, so a refresh (secretsMiddleware) takes effect on the next request;
+ * an SSM list is never `open`.
  */
-export function authConfig(variable: string, env: NodeJS.ProcessEnv = process.env): AuthConfig {
-  const ring = keyRing(env[variable]);
-  const mode: AuthMode = ring.configured ? 'keys' : usesEmulators(env) ? 'open' : 'unconfigured';
-  return { variable, ring, mode };
+export function authConfig(name: KeyListName, env: NodeJS.ProcessEnv = process.env, store: SecretStore = secrets()): AuthConfig {
+  const source = secretSource(name, env);
+  if (source.from === 'env') {
+    const ring = keyRing(source.value);
+    const mode: AuthMode = ring.configured ? 'keys' : usesEmulators(env) ? 'open' : 'unconfigured';
+    return { variable: name, source: 'environment', ring, mode };
+  }
+  let parsed: { value: string; ring: KeyRing } | undefined;
+  const current = (): KeyRing => {
+    const value = store.loadedValue(name, source.parameter);
+    if (parsed?.value !== value) parsed = { value, ring: keyRing(value) };
+    return parsed.ring;
+  };
+  return {
+    variable: source.variable,
+    source: 'ssm',
+    get ring() {
+      return current();
+    },
+    get mode(): AuthMode {
+      return current().configured ? 'keys' : 'unconfigured';
+    },
+  };
 }
 
 export const unauthorized = (reason: string) => new HttpError(401, 'Unauthorized', { reason });
@@ -118,7 +145,13 @@ export interface KeyUse {
 /** Throws 401 (missing or unknown key) or 503 (no keys configured outside the local stack). */
 export function authenticate(config: AuthConfig, presented: PresentedKey | undefined, use: KeyUse): void {
   if (config.mode === 'open') return;
-  if (config.mode === 'unconfigured') throw new HttpError(503, `${use.service} is not configured: ${config.variable} holds no key`);
+  if (config.mode === 'unconfigured') {
+    const what =
+      config.source === 'environment'
+        ? `${config.variable} holds no key (set ${config.variable}_PARAMETER to the SSM SecureString parameter that holds them)`
+        : `the SSM parameter named by ${config.variable} holds no key`;
+    throw new HttpError(503, `${use.service} is not configured: ${what}`);
+  }
   if (!presented) throw unauthorized(`a ${use.name} is required: ${use.hint}`);
   const via = presented.via === 'body' ? 'writeKey in the body' : `${presented.via === 'basic' ? 'Basic' : 'Bearer'} auth`;
   if (!config.ring.matches(presented.key)) throw unauthorized(`the ${use.name} sent as ${via} is not a configured key`);

@@ -29,12 +29,20 @@ export class QuarantineSealError extends Error {
 }
 
 export class QuarantineSealer {
-  private readonly sealKey: Buffer;
-  private readonly idKey: Buffer;
+  private sealKeyBytes: Buffer | undefined;
+  private idKeyBytes: Buffer | undefined;
 
-  constructor(readonly hasher: IdentifierHasher) {
-    this.sealKey = hasher.deriveKey(QUARANTINE_SEAL_INFO);
-    this.idKey = hasher.deriveKey(ROW_ID_INFO);
+  /** Keys are derived on first use: a PII key from SSM is only there once the handler's secretsMiddleware loaded it. */
+  constructor(readonly hasher: IdentifierHasher) {}
+
+  private get sealKey(): Buffer {
+    this.sealKeyBytes ??= this.hasher.deriveKey(QUARANTINE_SEAL_INFO);
+    return this.sealKeyBytes;
+  }
+
+  private get idKey(): Buffer {
+    this.idKeyBytes ??= this.hasher.deriveKey(ROW_ID_INFO);
+    return this.idKeyBytes;
   }
 
   /** Keyed id of a payload (32 hex): the same message quarantined twice has one id, and the id reveals nothing of it. */
@@ -75,7 +83,7 @@ export function sealerFor(hasher: IdentifierHasher): QuarantineSealer {
   return sealer;
 }
 
-/** The process-wide sealer (PII_HASH_KEY from the environment, like defaultHasher). */
+/** The process-wide sealer (the PII key from SSM or the environment, like defaultHasher). */
 export function defaultSealer(): QuarantineSealer {
   const hasher = defaultHasher();
   if (cached?.hasher !== hasher) cached = sealerFor(hasher);

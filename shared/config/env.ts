@@ -3,8 +3,12 @@
  * instead of surfacing later as `undefined` (Powertools envUtils style).
  */
 export class MissingEnvironmentError extends Error {
-  constructor(name: string) {
-    super(`Missing required environment variable ${name}`);
+  /** `what`: what the variable holds (or its alternatives), appended to the message. */
+  constructor(
+    readonly variable: string,
+    what?: string,
+  ) {
+    super(`Missing required environment variable ${variable}${what ? `: ${what}` : ''}`);
     this.name = 'MissingEnvironmentError';
   }
 }

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { ZodType } from 'zod';
+import { secretsMiddleware } from '../config/secrets-middleware';
 import { logger, metrics } from '../observability/powertools';
 import { badRequest, payloadTooLarge } from './errors';
 import { zodIssues } from './validation';
@@ -34,11 +35,12 @@ export function parseWith<T>(schema: ZodType<T>, value: unknown, what: string): 
   return result.data;
 }
 
-/** The one middleware stack for HTTP handlers: logging context, metrics, error mapping. */
+/** The one middleware stack for HTTP handlers: logging context, metrics, secrets from SSM, error mapping. */
 export function httpHandler(core: (event: ApiEvent, context: Context) => Promise<ApiResult>) {
   return middy(core)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(secretsMiddleware())
     .use(
       httpErrorHandler({
         logger: (error: unknown) => {

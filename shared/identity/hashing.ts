@@ -1,15 +1,17 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { MissingEnvironmentError } from '../config/env';
+import { MIN_PII_HASH_KEY_BYTES, type SecretStore, secretSource, secrets } from '../config/secrets';
 import type { HashedIdentifier, IdentifierType } from './identifiers';
+
+export { MIN_PII_HASH_KEY_BYTES };
 
 /**
  * The key of the local stack, unit tests and CLI runs: public by design (it is in this file), so
  * hashes made with it protect nothing. A deployed function (AWS_LAMBDA_FUNCTION_NAME set and no
- * emulator endpoint) refuses to start without PII_HASH_KEY, so this key can never hash real data.
+ * emulator endpoint) refuses to start without PII_HASH_KEY_PARAMETER or PII_HASH_KEY, so this key
+ * can never hash real data.
  */
 export const DEV_PII_HASH_KEY = 'omnichannel-ai/dev-only/pii-hash-key/not-a-secret';
-/** HMAC-SHA256 keys shorter than this are refused (RFC 2104: at least the hash output length). */
-export const MIN_PII_HASH_KEY_BYTES = 32;
 
 /** True inside a deployed Lambda (the local stack's functions point their SDKs at emulators). */
 function deployed(env: NodeJS.ProcessEnv): boolean {
@@ -18,17 +20,22 @@ function deployed(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * The HMAC key for personal identifiers: env PII_HASH_KEY (required when deployed, or whenever
- * PII_HASH_KEY_REQUIRED=true); otherwise the documented DEV_PII_HASH_KEY.
+ * The HMAC key for personal identifiers, from (shared/config/secrets.ts):
+ * - PII_HASH_KEY_PARAMETER: an SSM SecureString, read by `secrets().load()` before the handler runs
+ *   (secretsMiddleware); reading it earlier throws SecretNotLoadedError;
+ * - else PII_HASH_KEY (local runs, tests);
+ * - else, when deployed or PII_HASH_KEY_REQUIRED=true, an error naming both; otherwise DEV_PII_HASH_KEY.
  */
-export function piiHashKey(env: NodeJS.ProcessEnv = process.env): string {
-  const key = env.PII_HASH_KEY;
-  if (key !== undefined && key !== '') {
-    if (Buffer.byteLength(key, 'utf8') < MIN_PII_HASH_KEY_BYTES)
-      throw new Error(`Environment variable PII_HASH_KEY must be at least ${MIN_PII_HASH_KEY_BYTES} bytes long`);
+export function piiHashKey(env: NodeJS.ProcessEnv = process.env, store: SecretStore = secrets()): string {
+  const source = secretSource('PII_HASH_KEY', env);
+  const where = source.from === 'ssm' ? `SSM parameter ${source.parameter} (${source.variable})` : 'Environment variable PII_HASH_KEY';
+  const key = source.from === 'ssm' ? store.loadedValue('PII_HASH_KEY', source.parameter) : source.value;
+  if (key !== undefined) {
+    if (Buffer.byteLength(key, 'utf8') < MIN_PII_HASH_KEY_BYTES) throw new Error(`${where} must be at least ${MIN_PII_HASH_KEY_BYTES} bytes long`);
     return key;
   }
-  if (deployed(env) || env.PII_HASH_KEY_REQUIRED === 'true') throw new MissingEnvironmentError('PII_HASH_KEY');
+  if (deployed(env) || env.PII_HASH_KEY_REQUIRED === 'true')
+    throw new MissingEnvironmentError('PII_HASH_KEY_PARAMETER', 'the name of the SSM SecureString parameter holding the key (or PII_HASH_KEY, the key itself)');
   return DEV_PII_HASH_KEY;
 }
 
@@ -97,13 +104,24 @@ export function normaliseIdentifier(type: IdentifierType, raw: string, options: 
  * part of the message, so the same string as an email and as a user id gives unrelated hashes.
  */
 export class IdentifierHasher {
-  private readonly key: Buffer;
+  private keyBytes: Buffer | undefined;
+  private readonly keySource: () => string;
 
+  /**
+   * `key` may be a function: it is called once, on first use (the key from SSM is only there once
+   * the handler's secretsMiddleware has loaded it, after module-scope code built this hasher).
+   */
   constructor(
-    key: string,
+    key: string | (() => string),
     readonly options: NormaliseOptions = {},
   ) {
-    this.key = Buffer.from(key, 'utf8');
+    if (typeof key === 'string') this.keyBytes = Buffer.from(key, 'utf8');
+    this.keySource = typeof key === 'string' ? () => key : key;
+  }
+
+  private get key(): Buffer {
+    this.keyBytes ??= Buffer.from(this.keySource(), 'utf8');
+    return this.keyBytes;
   }
 
   /** Hash of an already-normalised value. */
@@ -127,11 +145,20 @@ export class IdentifierHasher {
 
 let cached: IdentifierHasher | undefined;
 
-/** The process-wide hasher from the environment, built once (configuration fails fast). */
+/**
+ * The process-wide hasher, built once. A key from the environment is checked now (configuration
+ * fails fast, at cold start); a key from SSM is checked when secretsMiddleware loads it, before the
+ * handler runs, and taken by the hasher on first use.
+ */
 export function defaultHasher(env: NodeJS.ProcessEnv = process.env): IdentifierHasher {
-  if (env !== process.env) return new IdentifierHasher(piiHashKey(env), countryOption(env));
-  cached ??= new IdentifierHasher(piiHashKey(env), countryOption(env));
+  if (env !== process.env) return hasherFrom(env);
+  cached ??= hasherFrom(env);
   return cached;
+}
+
+function hasherFrom(env: NodeJS.ProcessEnv): IdentifierHasher {
+  if (secretSource('PII_HASH_KEY', env).from === 'ssm') return new IdentifierHasher(() => piiHashKey(env), countryOption(env));
+  return new IdentifierHasher(piiHashKey(env), countryOption(env));
 }
 
 /** Tests and the local stack change the environment between runs. */

@@ -135,12 +135,22 @@ describe('serverless.yml: capture blocks', () => {
   });
 
   it('grants the capture and quarantine functions only what they use, never a wildcard action or a bare "*"', () => {
+    // Prepare
+    const ssmArn = (name: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/omnichannel-ai/test/${name}` });
+
     // Assess
     expect(statements('captureBatch')).toEqual([
+      // The SecureStrings it reads (shared/config/secrets.ts), exactly those.
+      { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [ssmArn('pii-hash-key'), ssmArn('write-keys')] },
       { Effect: 'Allow', Action: ['s3:PutObject'], Resource: [`${bucketArn}/raw/events/*`, `${bucketArn}/quarantine/*`] },
       // BatchGetItem: the identity graph reads a batch's links and profiles up front.
       { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': ['ProfilesTable', 'Arn'] } },
     ]);
+    expect(statements('quarantine')).toContainEqual({
+      Effect: 'Allow',
+      Action: ['ssm:GetParameters'],
+      Resource: [ssmArn('pii-hash-key'), ssmArn('admin-keys')],
+    });
     expect(statements('quarantine')).toContainEqual({
       Effect: 'Allow',
       Action: ['s3:ListBucket'],
@@ -159,11 +169,21 @@ describe('serverless.yml: capture blocks', () => {
     }
   });
 
-  it('takes write and admin keys from the deploying environment, empty by default', () => {
+  it('names the SSM parameters of the write and admin keys per stage and takes no secret from the deploying environment', () => {
+    // Prepare
+    const fromShell = loadServerlessConfig(fileURLToPath(new URL('../../serverless.yml', import.meta.url)), {
+      stage: 'test',
+      env: { WRITE_KEYS: 'sha256:abc', ADMIN_KEYS: 'admin', PII_HASH_KEY: 'k'.repeat(40) },
+    });
+
     // Assess
-    expect(config.functions.captureBatch?.environment.WRITE_KEYS).toBe('');
-    expect(config.functions.quarantine?.environment.ADMIN_KEYS).toBe('');
-    const withKeys = loadServerlessConfig(fileURLToPath(new URL('../../serverless.yml', import.meta.url)), { env: { WRITE_KEYS: 'sha256:abc' } });
-    expect(withKeys.functions.captureBatch?.environment.WRITE_KEYS).toBe('sha256:abc');
+    expect(config.functions.captureBatch?.environment).toMatchObject({
+      WRITE_KEYS_PARAMETER: '/omnichannel-ai/test/write-keys',
+      PII_HASH_KEY_PARAMETER: '/omnichannel-ai/test/pii-hash-key',
+    });
+    expect(config.functions.quarantine?.environment).toMatchObject({ ADMIN_KEYS_PARAMETER: '/omnichannel-ai/test/admin-keys' });
+    for (const fn of Object.values(fromShell.functions)) {
+      for (const secret of ['WRITE_KEYS', 'ADMIN_KEYS', 'PII_HASH_KEY']) expect(fn.environment, `${fn.name} ${secret}`).not.toHaveProperty(secret);
+    }
   });
 });
