@@ -7,7 +7,11 @@ const blobs = dataBlobs();
 
 type BatchEvent = Parameters<typeof runPartitionBatch>[1];
 
-/** Map step of the distributed feature job: one ItemBatcher batch of raw-event objects from the Distributed Map. */
+/**
+ * Map step of the distributed feature job: one ItemBatcher batch of raw-event objects from the
+ * Distributed Map. Partials stay keyed by the profile id each event was captured under; the reduce
+ * step moves merged shoppers to their survivor with one read of the merge redirects per job.
+ */
 export const handler = jobHandler(async (event: BatchEvent) => {
   const result = await runPartitionBatch(blobs, event ?? {});
   logger.appendKeys({ featureJob: result.jobId });

@@ -1,8 +1,14 @@
 /**
- * The feature job as map → reduce, for the `features` state machine (a Distributed Map over the
- * raw/events/ listing): each day partition is reduced to mergeable partial aggregates, the partials
- * are merged, and the merge is finished into exactly the rows `buildFeatures` (./build) writes —
- * a unit test holds the two to the same output on the same events.
+ * The one implementation of the feature aggregation: events are reduced to mergeable partial
+ * aggregates, partials are merged, and the merge is finished into the feature rows. The `features`
+ * state machine (a Distributed Map over the raw/events/ listing) builds one partial per day partition
+ * and merges them in its reduce step; `buildFeatures` (./build) runs the same code over all events
+ * as one partition. Unit tests hold any split-and-merge to the whole.
+ *
+ * Merged shoppers: partials are keyed by the profile id an event was captured under; the redirects
+ * (absorbed profile → survivor, shared/identity/redirects.ts) are applied once, to the merged
+ * partial (redirectPartial), with ONE map read per job — so the day partials stay valid whatever
+ * merges happen while the job runs, and the map batches need no access to the identity graph.
  *
  * Why day partitions: raw storage keys events by their own day (`dt=YYYY-MM-DD`), so duplicates of
  * one event (a client retry that regrouped a batch) always land in the same partition and are
@@ -16,9 +22,10 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { CanonicalEvent } from '../capture/events';
 import { partitionDay, RAW_EVENTS_PREFIX } from '../capture/raw-events';
+import type { MergeRedirects } from '../identity/redirects';
 import { loadSuppressedProfiles } from '../privacy/suppression';
 import type { BlobStore } from '../storage/blob';
-import { FEATURES_PREFIX, type FeatureManifest, type ItemFeatures, type UserFeatures } from './build';
+import { FEATURES_PREFIX, type FeatureManifest, type ItemFeatures, type UserFeatures, writeFeatureFiles } from './files';
 
 const DAY = 86_400_000;
 const round = (x: number, digits = 4) => Number(x.toFixed(digits));
@@ -280,7 +287,30 @@ export function mergePartials(partials: Iterable<FeaturePartial>): FeaturePartia
   return { events, maxTimestamp, users: [...users.values()], items: [...items.values()] };
 }
 
-/** The feature rows of a (merged) partial as of `asOfMs`, in buildFeatures' order (first appearance). */
+/**
+ * The partial as if every event of an absorbed profile had been captured under its survivor: user
+ * aggregates of one shopper merged (earliest first, so per-channel counts keep first-appearance
+ * order), item buyers and viewers re-counted as distinct survivors.
+ */
+export function redirectPartial(partial: FeaturePartial, redirects: MergeRedirects | undefined): FeaturePartial {
+  if (!redirects || redirects.size === 0) return partial;
+  const to = (id: string) => redirects.get(id) ?? id;
+  const users = new Map<string, UserPartial>();
+  for (const u of [...partial.users].sort((a, b) => comparePositions(a.first, b.first))) {
+    const id = to(u.profileId);
+    const moved = id === u.profileId ? u : { ...u, profileId: id };
+    const seen = users.get(id);
+    users.set(id, seen ? mergeUser(seen, moved) : moved);
+  }
+  const remap = (ids: readonly string[]) => [...new Set(ids.map(to))].sort();
+  return {
+    ...partial,
+    users: [...users.values()],
+    items: partial.items.map((f) => ({ ...f, buyers: remap(f.buyers), viewers: remap(f.viewers) })),
+  };
+}
+
+/** The feature rows of a (merged) partial as of `asOfMs`, in order of first appearance. */
 export function finishFeatures(partial: FeaturePartial, asOfMs: number): { users: UserFeatures[]; items: ItemFeatures[] } {
   const users = [...partial.users]
     .sort((a, b) => comparePositions(a.first, b.first))
@@ -442,8 +472,17 @@ export interface ReduceResult {
   builtByReduce: string[];
 }
 
-/** The reduce step: builds missing days, merges every partial and writes the feature files like buildFeatures. */
-export async function reduceFeatureJob(s3: S3Client, blobs: BlobStore, input: { jobId?: unknown; request?: unknown }, now = new Date()): Promise<ReduceResult> {
+/**
+ * The reduce step: builds missing days, merges every partial, moves merged shoppers to their
+ * survivor (`redirects`, read once for the job) and writes the feature files like buildFeatures.
+ */
+export async function reduceFeatureJob(
+  s3: S3Client,
+  blobs: BlobStore,
+  input: { jobId?: unknown; request?: unknown },
+  options: { redirects?: MergeRedirects; now?: Date } = {},
+): Promise<ReduceResult> {
+  const now = options.now ?? new Date();
   const { jobId, asOfMs } = checkJob(input.jobId, input.request);
   const asOfDay = asOfMs === undefined ? undefined : new Date(asOfMs).toISOString().slice(0, 10);
   const days = (await listRawDays(s3, blobs.bucket)).filter((d) => asOfDay === undefined || d <= asOfDay);
@@ -459,19 +498,8 @@ export async function reduceFeatureJob(s3: S3Client, blobs: BlobStore, input: { 
     if (!bytes) throw new Error(`feature job ${jobId}: partial of day ${day} vanished`);
     partials.push(JSON.parse(gunzipSync(bytes).toString('utf8')) as FeaturePartial);
   }
-  const merged = mergePartials(partials);
+  const merged = redirectPartial(mergePartials(partials), options.redirects);
   const effectiveAsOf = asOfMs ?? Date.parse(merged.maxTimestamp ?? now.toISOString());
-  const { users, items } = finishFeatures(merged, effectiveAsOf);
-  const stamp = new Date(effectiveAsOf).toISOString().replace(/[-:.]/g, '');
-  const manifest: FeatureManifest = {
-    asOf: new Date(effectiveAsOf).toISOString(),
-    usersKey: `${FEATURES_PREFIX}asof=${stamp}/users.ndjson.gz`,
-    itemsKey: `${FEATURES_PREFIX}asof=${stamp}/items.ndjson.gz`,
-    counts: { events: merged.events, users: users.length, items: items.length },
-    builtAt: now.toISOString(),
-  };
-  await blobs.putNdjsonGz(manifest.usersKey, users);
-  await blobs.putNdjsonGz(manifest.itemsKey, items);
-  await blobs.putJson(`${FEATURES_PREFIX}latest.json`, manifest);
+  const manifest = await writeFeatureFiles(blobs, finishFeatures(merged, effectiveAsOf), { asOfMs: effectiveAsOf, events: merged.events }, now);
   return { manifest, days: days.length, builtByReduce: missing };
 }

@@ -4,11 +4,22 @@
  * environment is pointed at the emulators so the app's own SDK clients (shared/aws/clients.ts)
  * reach them unchanged.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { type CreateTableCommandInput, CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { dirname, join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type CreateTableCommandInput,
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
@@ -123,8 +134,78 @@ async function tableStatus(client: DynamoDBClient, name: string): Promise<string
   }
 }
 
-/** Creates the tables that do not exist yet and waits until all of them are ACTIVE. */
-export async function ensureTables(client: DynamoDBClient, tables: TableConfig[]): Promise<string[]> {
+async function waitForStatus(client: DynamoDBClient, name: string, wanted: string | undefined): Promise<void> {
+  for (let i = 0; ; i++) {
+    const status = await tableStatus(client, name);
+    if (status === wanted) return;
+    if (i > 500) throw new Error(`Table ${name} stuck in ${status}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A table persisted in dataDir before serverless.yml gave it a global secondary index gets it now.
+ * dynalite's UpdateTable only changes throughput (it cannot create an index, as DynamoDB and
+ * CloudFormation do online), so the table is read whole, re-created with its indexes, and refilled.
+ * With `reindexDir` the items are first saved there and the file is removed only after the refill:
+ * a start interrupted half-way finishes the job on the next start. Returns the indexes added.
+ */
+export async function addMissingIndexes(client: DynamoDBClient, table: TableConfig, reindexDir?: string): Promise<string[]> {
+  const backup = reindexDir ? join(reindexDir, `${encodeURIComponent(table.TableName)}.v8`) : undefined;
+  const resumed = backup !== undefined && existsSync(backup);
+  const described = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
+  const have = new Set((described.Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName));
+  const missing = (table.GlobalSecondaryIndexes ?? []).filter((g) => !have.has(g.IndexName)).map((g) => g.IndexName);
+  if (missing.length === 0 && !resumed) return [];
+  let items: Record<string, AttributeValue>[];
+  if (resumed) items = deserialize(readFileSync(backup)) as Record<string, AttributeValue>[];
+  else {
+    items = await scanAll(client, table.TableName);
+    if (backup) {
+      // v8 serialisation keeps binary attributes (Uint8Array) that JSON would mangle.
+      mkdirSync(dirname(backup), { recursive: true });
+      writeFileSync(`${backup}.tmp`, serialize(items));
+      renameSync(`${backup}.tmp`, backup);
+    }
+  }
+  if (missing.length > 0) {
+    await client.send(new DeleteTableCommand({ TableName: table.TableName }));
+    await waitForStatus(client, table.TableName, undefined);
+    await client.send(new CreateTableCommand(createTableInput(table)));
+  }
+  await waitForStatus(client, table.TableName, 'ACTIVE');
+  await putAll(client, table.TableName, items);
+  if (backup) rmSync(backup, { force: true });
+  return missing;
+}
+
+async function scanAll(client: DynamoDBClient, name: string): Promise<Record<string, AttributeValue>[]> {
+  const items: Record<string, AttributeValue>[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: name, ExclusiveStartKey: start, ConsistentRead: true }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+async function putAll(client: DynamoDBClient, name: string, items: readonly Record<string, AttributeValue>[]): Promise<void> {
+  for (let i = 0; i < items.length; i += 25) {
+    let pending: { PutRequest: { Item: Record<string, AttributeValue> } }[] | undefined = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; pending?.length; attempt++) {
+      if (attempt > 20) throw new Error(`Table ${name}: ${pending.length} items not rewritten after re-creating it with its indexes`);
+      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [name]: pending } }));
+      pending = out.UnprocessedItems?.[name] as typeof pending;
+    }
+  }
+}
+
+/**
+ * Creates the tables that do not exist yet, adds the indexes serverless.yml declares to those that
+ * lack them (see addMissingIndexes), and waits until all of them are ACTIVE.
+ */
+export async function ensureTables(client: DynamoDBClient, tables: TableConfig[], options: { reindexDir?: string } = {}): Promise<string[]> {
   const created: string[] = [];
   for (const table of tables) {
     if ((await tableStatus(client, table.TableName)) === undefined) {
@@ -135,15 +216,9 @@ export async function ensureTables(client: DynamoDBClient, tables: TableConfig[]
         if ((err as Error).name !== 'ResourceInUseException') throw err;
       }
     }
+    await addMissingIndexes(client, table, options.reindexDir);
   }
-  for (const table of tables) {
-    for (let i = 0; ; i++) {
-      const status = await tableStatus(client, table.TableName);
-      if (status === 'ACTIVE') break;
-      if (i > 500) throw new Error(`Table ${table.TableName} stuck in ${status}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
+  for (const table of tables) await waitForStatus(client, table.TableName, 'ACTIVE');
   return created;
 }
 
@@ -250,7 +325,7 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
 
     clients.s3 = createLocalS3Client(s3Endpoint, region);
     clients.ddb = createLocalDynamoDbClient(dynamodbEndpoint, region);
-    const createdTables = await ensureTables(clients.ddb, config.tables);
+    const createdTables = await ensureTables(clients.ddb, config.tables, { reindexDir: join(dataDir, 'dynamodb-reindex') });
     const createdBuckets = await ensureBuckets(
       clients.s3,
       config.buckets.map((b) => b.name),

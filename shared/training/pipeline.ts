@@ -4,6 +4,7 @@
  * live in ./trainers/), so these Lambdas ship without the native runtime.
  */
 import { randomUUID } from 'node:crypto';
+import type { MergeRedirects } from '../identity/redirects';
 import { gateAgainstChampion } from '../registry/gate';
 import { ModelRegistry, newVersionId } from '../registry/registry';
 import { type RunReportHistory, writeRunReport } from '../reports/runs';
@@ -37,12 +38,24 @@ export class TrainingComputeError extends Error {
  * Validates the request, resolves the run's configuration, writes the point-in-time snapshot and
  * the run state (the training container's input) under the run id. Idempotent per run id.
  */
-export async function prepareStep(blobs: BlobStore, event: PrepareEvent, defaults: RunConfig, now = new Date()): Promise<RunState> {
+export async function prepareStep(
+  blobs: BlobStore,
+  event: PrepareEvent,
+  defaults: RunConfig,
+  now = new Date(),
+  /** Merge redirects (absorbed profile → survivor) read by the caller: a merged shopper is one user. */
+  redirects?: MergeRedirects,
+): Promise<RunState> {
   const { request, config } = resolveRunConfig(event.request, defaults);
   const startedAt = event.startedAt ? new Date(event.startedAt) : now;
   if (Number.isNaN(startedAt.getTime())) throw new Error(`startedAt "${event.startedAt}" is not a date`);
   const runId = safeRunId(event.runId ?? `${now.toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`);
-  const snapshot = await prepareSnapshot(blobs, { runId, ...(request.asOf ? { asOf: request.asOf } : {}), holdoutDays: config.holdoutDays });
+  const snapshot = await prepareSnapshot(blobs, {
+    runId,
+    ...(request.asOf ? { asOf: request.asOf } : {}),
+    holdoutDays: config.holdoutDays,
+    ...(redirects ? { redirects } : {}),
+  });
   const enoughData = snapshot.counts.holdoutUsers >= config.minHoldoutUsers && snapshot.counts.items >= 10;
   const { fargate } = config.compute;
   if (
