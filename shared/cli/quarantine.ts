@@ -17,6 +17,7 @@
  * The last line printed is the JSON result (a page, or the replay reports). Exit codes: 0 done, 1 error or
  * bad usage, 2 replay finished but some rows still fail (listed with their reasons) or were not found.
  */
+import { secrets } from '../config/secrets';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -135,6 +136,8 @@ async function openTarget(): Promise<Target> {
     const table = process.env.PROFILES_TABLE ?? config.provider.environment.PROFILES_TABLE;
     if (!bucket || !table) throw new UsageError('no bucket or table name: set DATA_BUCKET and PROFILES_TABLE');
     say(`AWS: s3://${bucket}, table ${table} (${process.env.AWS_REGION})`);
+    // PII_HASH_KEY_PARAMETER in the shell: read the key from SSM as the deployed functions do.
+    await secrets().load();
     return storeTarget({ blobs: new BlobStore(s3Client(), bucket), profiles: new ProfileRepository(documentClient(), table) }, async () => undefined);
   }
   const config = loadServerlessConfig(resolve(projectRoot, 'serverless.yml'), { stage: values.stage ?? 'local' });
