@@ -26,6 +26,7 @@ import { type EntrySpec, type ModelSpec, selectAll } from '../evaluation/runner'
 import { easeCandidate } from './ease-candidate';
 import { itemKnnCandidate } from './item-knn';
 import { popularityCandidate } from './popularity';
+import { initTfjsBackend } from '../sequence/backend';
 import { createSequenceCandidate, DEFAULT_SEQUENCE_CONFIG } from '../sequence/index';
 import { transitionCandidate } from './transition';
 import { buildItemIndex, DEFAULT_TRAIN_OPTIONS, type ItemIndex, type RecommenderTrainOptions } from './train';
@@ -139,8 +140,12 @@ export async function selectServedModel(
   const cases = sampleGroups(split.validation.cases, settings.selectionUsers);
   log(`selection: ${itemIds.length} items, ${cases.length} validation cases from ${validationStart}`);
   // Sized on the whole window (the largest of the three trainings), so every training keeps to the plan.
-  const epochs = sequenceEpochs(settings.sequenceTrainingSeconds, interactions.length);
-  log(epochs > 0 ? `selection: GRU with ${epochs} epoch(s)` : `selection: GRU left out (budget ${settings.sequenceTrainingSeconds} s < one epoch)`);
+  let epochs = sequenceEpochs(settings.sequenceTrainingSeconds, interactions.length);
+  // The plan assumes the wasm backend: on the ~100× slower cpu fallback the GRU would blow the budget.
+  if (epochs > 0 && (await initTfjsBackend()) !== 'wasm') {
+    epochs = 0;
+    log('selection: GRU left out (tfjs wasm backend unavailable)');
+  } else log(epochs > 0 ? `selection: GRU with ${epochs} epoch(s)` : `selection: GRU left out (budget ${settings.sequenceTrainingSeconds} s < one epoch)`);
   const chosen = await selectAll(split, pipelineCatalogue({ ...options, sequenceEpochs: epochs }), cases, {}, log);
   const ranked = [...chosen].map(([name, c]) => ({ name, value: c.validation })).sort((a, b) => b.value - a.value);
   const best = ranked[0];

@@ -34,22 +34,31 @@ export interface BackendOptions {
   warn?: (message: string, details: Record<string, unknown>) => void;
 }
 
-/** The folder the wasm backend will read its binaries from (see the module comment for the order). */
+/**
+ * The folder the wasm backend will read its binaries from: the first of (options.wasmDir, env
+ * TFJS_WASM_DIR, the installed package's dist/) that holds both binaries — so a deployment path set in the
+ * function's environment (e.g. /var/task/… from serverless.yml, also passed to functions run on the local
+ * stack) does not push a local run onto the 100× slower cpu backend. When none holds them, the first
+ * candidate is returned and the caller reports what is missing.
+ */
 export function resolveWasmDir(options: Pick<BackendOptions, 'wasmDir' | 'env'> = {}): string {
+  const candidates: string[] = [];
+  if (options.wasmDir) candidates.push(options.wasmDir);
   const fromEnv = (options.env ?? process.env)[WASM_DIR_ENV];
-  if (options.wasmDir) return options.wasmDir;
-  if (fromEnv) return fromEnv;
+  if (fromEnv) candidates.push(fromEnv);
+  let cause: unknown;
   try {
     // package.json "main" is dist/tf-backend-wasm.node.js: the binaries sit next to it.
-    return dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
+    candidates.push(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')));
   } catch (err) {
-    throw new Error(
-      `Cannot locate @tensorflow/tfjs-backend-wasm's .wasm files (bundled code?): set ${WASM_DIR_ENV} to the folder holding ${WASM_BINARIES.join(' and ')}`,
-      {
-        cause: err,
-      },
-    );
+    cause = err;
   }
+  const found = candidates.find((dir) => WASM_BINARIES.every((file) => existsSync(join(dir, file))));
+  if (found) return found;
+  if (candidates[0]) return candidates[0];
+  throw new Error(`Cannot locate @tensorflow/tfjs-backend-wasm's .wasm files (bundled code?): set ${WASM_DIR_ENV} to the folder holding ${WASM_BINARIES.join(' and ')}`, {
+    cause,
+  });
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];

@@ -1,13 +1,33 @@
 /** Backend selection; runs in its own vitest worker process, so falling back to cpu affects no other file. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it, vi } from 'vitest';
-import { initTfjsBackend, resolveWasmDir, WASM_DIR_ENV } from '../../models/sequence/backend';
+import { initTfjsBackend, resolveWasmDir, WASM_BINARIES, WASM_DIR_ENV } from '../../models/sequence/backend';
+
+/** A folder holding files with the binaries' names (content given). */
+function wasmFolder(content = ''): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-'));
+  for (const file of WASM_BINARIES) writeFileSync(join(dir, file), content);
+  return dir;
+}
 
 describe('resolveWasmDir', () => {
   it('prefers the argument, then env TFJS_WASM_DIR, then the installed package', () => {
-    expect(resolveWasmDir({ wasmDir: '/opt/a', env: { [WASM_DIR_ENV]: '/opt/b' } })).toBe('/opt/a');
-    expect(resolveWasmDir({ env: { [WASM_DIR_ENV]: '/opt/b' } })).toBe('/opt/b');
+    // Prepare
+    const a = wasmFolder();
+    const b = wasmFolder();
+
+    // Act / Assess
+    expect(resolveWasmDir({ wasmDir: a, env: { [WASM_DIR_ENV]: b } })).toBe(a);
+    expect(resolveWasmDir({ env: { [WASM_DIR_ENV]: b } })).toBe(b);
     expect(resolveWasmDir({ env: {} })).toMatch(/@tensorflow\/tfjs-backend-wasm\/dist$/);
+  });
+
+  it('skips a configured folder without the binaries (a deployment path such as /var/task/… on a laptop)', () => {
+    expect(resolveWasmDir({ env: { [WASM_DIR_ENV]: '/var/task/node_modules/@tensorflow/tfjs-backend-wasm/dist' } })).toMatch(/node_modules\/@tensorflow\/tfjs-backend-wasm\/dist$/);
+    expect(resolveWasmDir({ env: { [WASM_DIR_ENV]: '/var/task/x' } })).not.toBe('/var/task/x');
   });
 });
 
@@ -17,11 +37,12 @@ describe('initTfjsBackend', () => {
     const warn = vi.fn();
 
     // Act
-    const backend = await initTfjsBackend({ wasmDir: '/nonexistent/wasm', warn });
+    const broken = wasmFolder('not a wasm module');
+    const backend = await initTfjsBackend({ wasmDir: broken, warn });
 
     // Assess
     expect(backend).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
-    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/falling back to the cpu backend/), expect.objectContaining({ wasmDir: '/nonexistent/wasm' }));
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/falling back to the cpu backend/), expect.objectContaining({ wasmDir: broken }));
   });
 });
