@@ -4,15 +4,21 @@
  * 2. Memory bound on a synthetic file of IMPORT_BENCH_GB gigabytes (default 0.25; IMPORT_BENCH_GB=1 for the 1 GB figure, ~8 min) streamed the same way.
  * 3. End to end on the local emulators (dynalite + s3rver): the first IMPORT_BENCH_ROWS rows (default 20,000) of the real file
  *    imported by S3 key (ledger hash, capture, identity resolution, raw storage, profile updates), then the same file again (skipped).
+ * 4. Large files (shared/capture/import-parts.ts), on the local emulators: a synthetic IMPORT_BENCH_GB file, gzipped in s3rver, goes
+ *    through importEvents' split stage (read once, cut into IMPORT_PART_BYTES parts, staged, claimed, copied to imports/parts/): MiB/s,
+ *    wall seconds, peak RSS; then ONE part is imported end to end (as its own S3 event would). Printed with the Lambda wall time these
+ *    measurements project to (a projection, labelled with its inputs; parts run in parallel on Lambda).
  */
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type ImportReport, importFile, streamMessages } from '../../shared/capture/import';
+import { ImportObjectStore, importObject, importSettings, type ObjectImportDeps } from '../../shared/capture/import-parts';
 import { onlineRetailMapping } from '../../shared/capture/mappings/online-retail-ii';
 import type { MappedMessage } from '../../shared/capture/mappings/types';
 import { validateMessages } from '../../shared/capture/service';
@@ -130,6 +136,77 @@ async function endToEnd(rows: number) {
   }
 }
 
+/** Lambda gives a function one full vCPU at 1,769 MB (AWS Lambda docs, "memory and computing power"). */
+const LAMBDA_MB_PER_VCPU = 1769;
+const LAMBDA_TIMEOUT_S = 900;
+
+async function splitAndOnePart(gigabytes: number) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'import-split-bench-'));
+  const config = loadServerlessConfig(resolve(import.meta.dirname, '../../serverless.yml'), { stage: 'bench', env: {} });
+  const emulators = await startEmulators({ dataDir, config, setEnv: false });
+  try {
+    const ddb = DynamoDBDocumentClient.from(emulators.dynamodbClient(), { marshallOptions: { removeUndefinedValues: true } });
+    const bucket = config.buckets[0]?.name as string;
+    const s3 = emulators.s3Client();
+    // The upload: a synthetic Online Retail CSV, gzipped (what a shop would upload), put in s3rver.
+    const synthetic = syntheticCsv(gigabytes * 2 ** 30);
+    const file = join(dataDir, 'upload.csv.gz');
+    await pipeline(synthetic.stream, createGzip(), createWriteStream(file));
+    const size = statSync(file).size;
+    const key = `imports/events/online-retail-ii/synthetic-${gigabytes}GiB.csv.gz`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(file), ContentLength: size }));
+    rmSync(file);
+    const settings = importSettings(process.env);
+    const deps: ObjectImportDeps = {
+      blobs: new BlobStore(s3, bucket),
+      profiles: new ProfileRepository(ddb, config.tables[0]?.TableName as string),
+      objects: new ImportObjectStore(s3, bucket),
+      quarantine: false,
+      ...settings,
+    };
+    const fn = config.functions.importEvents;
+
+    // Split stage: exactly what importEvents does with the upload's S3 event (no trigger runs here: parts are not imported).
+    const baseRss = process.memoryUsage().rss;
+    let sampler = rssSampler();
+    let started = performance.now();
+    const split = await importObject(deps, { key, size });
+    const splitSeconds = (performance.now() - started) / 1000;
+    const splitPeakRss = sampler.stop();
+    const uncompressedMiB = synthetic.size() / 2 ** 20;
+
+    // One part, end to end: what importEvents does with that part's S3 event (hash, claim, capture, profiles, progress).
+    const partKey = `${split.split?.partsPrefix}part-00001.csv.gz`;
+    sampler = rssSampler();
+    started = performance.now();
+    const part = await importObject(deps, { key: partKey });
+    const partSeconds = (performance.now() - started) / 1000;
+    const partPeakRss = sampler.stop();
+    return {
+      gigabytes: Number((synthetic.size() / 2 ** 30).toFixed(2)),
+      uploadMiB: Number((size / 2 ** 20).toFixed(1)),
+      partBytes: settings.partBytes,
+      parts: split.split?.parts ?? 0,
+      forcedCuts: split.split?.forcedCuts ?? 0,
+      splitSeconds: Number(splitSeconds.toFixed(1)),
+      splitMiBPerSecond: Number((uncompressedMiB / splitSeconds).toFixed(1)),
+      splitRows: split.lines,
+      baseRssMiB: Math.round(baseRss / MiB),
+      splitPeakRssMiB: Math.round(splitPeakRss / MiB),
+      partRows: part.lines,
+      partMessages: part.messages,
+      partAccepted: part.accepted,
+      partSeconds: Number(partSeconds.toFixed(1)),
+      partRowsPerSecond: Math.round(part.lines / partSeconds),
+      partPeakRssMiB: Math.round(partPeakRss / MiB),
+      memorySize: fn?.memorySize ?? 0,
+    };
+  } finally {
+    await emulators.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 export default async function importBench(): Promise<Record<string, unknown>> {
   process.env.LOG_LEVEL = 'ERROR';
   process.env.METRICS_DISABLED = 'true';
@@ -163,6 +240,26 @@ export default async function importBench(): Promise<Record<string, unknown>> {
       `end to end on dynalite + s3rver: ${e2e.rows} rows → ${e2e.messages} messages in ${e2e.seconds} s = ${e2e.rowsPerSecond} rows/s (${e2e.messagesPerSecond} messages/s), peak RSS ${e2e.peakRssMiB} MiB; re-upload ${e2e.reuploadSkipped} in ${e2e.reuploadSeconds} s`,
     );
     Object.assign(out, Object.fromEntries(Object.entries(e2e).map(([k, v]) => [`e2e_${k}`, v])));
+  }
+
+  if (gigabytes > 0) {
+    const big = await splitAndOnePart(gigabytes);
+    console.log(
+      `split stage (importEvents on a ${big.gigabytes} GiB CSV uploaded as ${big.uploadMiB} MiB .gz, dynalite + s3rver): ${big.splitRows} rows cut into ${big.parts} parts of ~${big.partBytes / MiB} MiB (${big.forcedCuts} forced cuts) in ${big.splitSeconds} s = ${big.splitMiBPerSecond} MiB/s uncompressed, peak RSS ${big.splitPeakRssMiB} MiB (process with both emulators: ${big.baseRssMiB} MiB before)`,
+    );
+    console.log(
+      `one part end to end (importEvents on part-00001's S3 event): ${big.partRows} rows → ${big.partMessages} messages (${big.partAccepted} accepted) in ${big.partSeconds} s = ${big.partRowsPerSecond} rows/s, peak RSS ${big.partPeakRssMiB} MiB`,
+    );
+    // A projection, not a measurement: the inputs are printed with it.
+    const cpuShare = Math.min(1, big.memorySize / LAMBDA_MB_PER_VCPU);
+    const projectedSplit = big.splitSeconds / cpuShare;
+    const projectedPart = big.partSeconds / cpuShare;
+    console.log(
+      `PROJECTED Lambda wall time (not measured on AWS; inputs: the two times above, importEvents memorySize ${big.memorySize} MB = ${cpuShare.toFixed(2)} vCPU at ${LAMBDA_MB_PER_VCPU} MB per vCPU, one vCPU as fast as one core here, S3/DynamoDB as fast as the in-process emulators): split ≈ ${projectedSplit.toFixed(0)} s, one part ≈ ${projectedPart.toFixed(0)} s, each under the ${LAMBDA_TIMEOUT_S} s limit: ${projectedSplit < LAMBDA_TIMEOUT_S && projectedPart < LAMBDA_TIMEOUT_S ? 'yes' : 'NO'}. The ${big.parts} parts run in parallel on Lambda (each part's copy under imports/parts/ is its own S3 event and invocation: the fan-out is bounded by the account's concurrency, or a reservedConcurrency on importEvents), so the file takes ≈ split + one part ≈ ${(projectedSplit + projectedPart).toFixed(0)} s, not ${big.parts} × ${projectedPart.toFixed(0)} s`,
+    );
+    Object.assign(out, Object.fromEntries(Object.entries(big).map(([k, v]) => [`split_${k}`, v])));
+    out.projected_splitSeconds = Math.round(projectedSplit);
+    out.projected_partSeconds = Math.round(projectedPart);
   }
   return out;
 }

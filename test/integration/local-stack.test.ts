@@ -112,10 +112,11 @@ describe('loadServerlessConfig', () => {
     expect(config.service).toBe('omnichannel-ai');
     expect(config.functions.captureBatch?.events).toContainEqual({ type: 'httpApi', method: 'POST', path: '/v1/batch' });
     expect(config.functions.captureBatch?.handlerModule).toBe('functions/http/capture-batch');
-    const s3Rules = config.functions.buildFeatures?.events.flatMap((e) => (e.type === 's3' ? [e.rules] : []));
-    expect(s3Rules).toEqual(
-      ['.ndjson', '.ndjson.gz', '.csv', '.csv.gz'].map((suffix) => [{ prefix: 'imports/events/' }, { suffix }]),
-    );
+    const s3Rules = config.functions.importEvents?.events.flatMap((e) => (e.type === 's3' ? [e.rules] : []));
+    expect(s3Rules).toEqual([
+      ...['.ndjson', '.ndjson.gz', '.csv', '.csv.gz'].map((suffix) => [{ prefix: 'imports/events/' }, { suffix }]),
+      ...['.ndjson.gz', '.csv.gz'].map((suffix) => [{ prefix: 'imports/parts/' }, { suffix }]),
+    ]);
     expect(config.tables.map((t) => [t.logicalId, t.TableName])).toEqual([
       ['ProfilesTable', 'omnichannel-ai-dev-profiles'],
       ['CatalogTable', 'omnichannel-ai-dev-catalog'],

@@ -27,7 +27,7 @@ interface CfnResource {
 }
 type Template = { Resources: Record<string, CfnResource> };
 interface ServerlessState {
-  service: { functions: Record<string, { handler: string; package?: { artifact?: string } }> };
+  service: { functions: Record<string, { handler: string; package?: { artifact?: string }; environment?: Record<string, string> }> };
 }
 interface Statement {
   Effect: 'Allow' | 'Deny';
@@ -253,6 +253,21 @@ describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS crede
     expect(withOrt).toEqual(expect.arrayContaining(['getRecommendations', 'trainRecommender', 'evaluateRecommender']));
     expect(withOrt).not.toContain('captureBatch');
     expect(withOrt).not.toContain('buildFeatures');
+    expect(withOrt).not.toContain('importEvents');
+  });
+
+  it('ships the tfjs WebAssembly binaries (the GRU candidate) to trainRecommender only, where TFJS_WASM_DIR points', () => {
+    const dir = state.service.functions.trainRecommender?.environment?.TFJS_WASM_DIR;
+    expect(dir).toBe('/var/task/node_modules/@tensorflow/tfjs-backend-wasm/dist');
+    for (const [name, r] of reports) {
+      const wasm = openZip(r.file)
+        .getEntries()
+        .map((e) => e.entryName)
+        .filter((n) => n.endsWith('.wasm'));
+      if (name === 'trainRecommender') {
+        expect(wasm.map((n) => `/var/task/${n}`).sort()).toEqual([`${dir}/tfjs-backend-wasm-simd.wasm`, `${dir}/tfjs-backend-wasm.wasm`]);
+      } else expect(wasm, name).toEqual([]);
+    }
   });
 
   it('has the HTTP API routes', () => {
@@ -260,7 +275,7 @@ describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS crede
     expect(routeKeys).toEqual(expect.arrayContaining(['POST /v1/batch', 'GET /v1/users/{userId}/recommendations']));
   });
 
-  it('triggers buildFeatures for event files under imports/events/, with no overlapping S3 rules', () => {
+  it('triggers importEvents for event files under imports/events/ and their parts under imports/parts/, with no overlapping S3 rules', () => {
     const configs = resources('AWS::S3::Bucket').flatMap(([, r]) =>
       asArray((r.Properties?.NotificationConfiguration as { LambdaConfigurations?: unknown[] } | undefined)?.LambdaConfigurations),
     ) as { Event: string; Function: unknown; Filter?: { S3Key?: { Rules?: { Name: string; Value: string }[] } } }[];
@@ -269,10 +284,14 @@ describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS crede
       fn: getAttName(c.Function),
       ...(Object.fromEntries((c.Filter?.S3Key?.Rules ?? []).map((rule) => [rule.Name.toLowerCase(), rule.Value])) as { prefix?: string; suffix?: string }),
     }));
-    const features = rules.filter((r) => r.fn === 'BuildFeaturesLambdaFunction');
-    expect(features.map((r) => [r.event, r.prefix, r.suffix])).toEqual(
-      expect.arrayContaining(['.ndjson', '.ndjson.gz', '.csv', '.csv.gz'].map((suffix) => ['s3:ObjectCreated:*', 'imports/events/', suffix])),
+    const imports = rules.filter((r) => r.fn === 'ImportEventsLambdaFunction');
+    expect(imports.map((r) => [r.event, r.prefix, r.suffix])).toEqual(
+      expect.arrayContaining([
+        ...['.ndjson', '.ndjson.gz', '.csv', '.csv.gz'].map((suffix) => ['s3:ObjectCreated:*', 'imports/events/', suffix]),
+        ...['.ndjson.gz', '.csv.gz'].map((suffix) => ['s3:ObjectCreated:*', 'imports/parts/', suffix]),
+      ]),
     );
+    expect(rules.filter((r) => r.fn === 'BuildFeaturesLambdaFunction')).toEqual([]);
     // S3 rejects a bucket notification whose rules overlap for the same event type: one prefix must not
     // start the other while their suffixes also overlap.
     for (const [i, a] of rules.entries()) {

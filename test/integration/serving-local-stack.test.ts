@@ -245,7 +245,7 @@ describe('serving on the local stack', () => {
     expect(after.body.items[0]?.itemId).toBe('coffee-2');
   });
 
-  it('imports a catalogue upload under imports/catalog/ (row errors reported, re-upload idempotent); event uploads go to the feature job', async () => {
+  it('imports a catalogue upload under imports/catalog/ (row errors reported, re-upload idempotent); event uploads go to importEvents', async () => {
     // Prepare
     const lines = [
       JSON.stringify({ itemId: 'garden-1', title: 'Solar Garden Lights', category: 'garden', price: 19 }),
@@ -284,7 +284,7 @@ describe('serving on the local stack', () => {
     expect(routed).toEqual([
       ['importCatalog', key],
       ['importCatalog', key],
-      ['buildFeatures', 'imports/events/pos/empty.ndjson'],
+      ['importEvents', 'imports/events/pos/empty.ndjson'],
     ]);
     const similar = await http('GET', '/v1/items/garden-1/similar?k=1');
     expect(similar.status).toBe(200);

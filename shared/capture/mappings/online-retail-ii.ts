@@ -228,5 +228,14 @@ export function onlineRetailMapping(overrides: Partial<OnlineRetailConfig> = {})
     description: `Online Retail II invoice lines (${config.channel}) → Order Completed / Order Refunded`,
     requiredColumns: ONLINE_RETAIL_COLUMNS,
     createMapper: () => createOnlineRetailMapper(config),
+    // For the splitter of large files: the invoice a row is grouped under (none for a row the mapper rejects).
+    split: {
+      key: (row) => {
+        const parsed = parseLine(row, 0, config);
+        return 'issues' in parsed ? undefined : parsed.invoice;
+      },
+      columns: ONLINE_RETAIL_COLUMNS,
+      windowRows: config.windowRows,
+    },
   };
 }

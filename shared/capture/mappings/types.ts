@@ -1,4 +1,5 @@
 import type { FieldIssue } from '../../http/errors';
+import type { SplitRule } from '../import-split';
 
 /** A Segment-shaped message built from one or more source rows. */
 export interface MappedMessage {
@@ -35,4 +36,9 @@ export interface SourceMapping {
   /** CSV header names the mapping needs (checked before any row is read). */
   requiredColumns: readonly string[];
   createMapper(): RowMapper;
+  /**
+   * How the mapper groups rows (absent: every row is on its own). A large file is split into parts
+   * (shared/capture/import-split.ts) only where no group straddles the cut.
+   */
+  split?: SplitRule;
 }
