@@ -8,13 +8,14 @@ import { z } from 'zod';
 import type { HistoryEntry } from '../../models/recommender/history';
 import { CHANNELS } from '../capture/schema';
 import { notFound } from '../http/errors';
-import { defaultHasher } from '../identity/hashing';
 import { logger, metrics } from '../observability/powertools';
-import { type Profile, primaryProfileId } from '../profiles/profile';
+import { parseProfileRef, primaryProfileId } from '../profiles/profile';
+import type { ServingProfile } from './profiles';
 import type { Filters } from './ranker';
 import { resolveServing, type Served, type ServingRuntime } from './runtime';
 import type { ServedRecord } from './served-log';
 import { type Answer, recommendFromHistory, similarItems } from './service';
+import { type StageClock, timedStage } from './stages';
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 const queryK = z.coerce
@@ -132,9 +133,18 @@ const settingsOf = (rt: ServingRuntime) => ({
 });
 
 /** GET /v1/users/{userId}/recommendations */
-export async function serveUser(rt: ServingRuntime, request: UserRequest, now = new Date()): Promise<RecommendationsBody & { userId: string }> {
+export async function serveUser(
+  rt: ServingRuntime,
+  request: UserRequest,
+  now = new Date(),
+  clock?: StageClock,
+): Promise<RecommendationsBody & { userId: string }> {
   const profileId = primaryProfileId({ userId: request.userId });
-  const [served, profile] = await Promise.all([resolveServing(rt, profileId), rt.profiles.get(profileId)]);
+  const [served, profile] = await Promise.all([
+    timedStage(clock, 'resolve', resolveServing(rt, profileId)),
+    timedStage(clock, 'profile', rt.shoppers.get(profileId)),
+  ]);
+  clock?.mark();
   const started = performance.now();
   const recommendationId = randomUUID();
   const answer = await recommendFromHistory({
@@ -145,38 +155,33 @@ export async function serveUser(rt: ServingRuntime, request: UserRequest, now = 
     content: () => rt.content.get(served.catalogue),
     history: historyOf(profile),
     purchased: profile?.purchased ?? [],
-    personalize: (profile as (Profile & { consent?: { personalization?: boolean } }) | undefined)?.consent?.personalization !== false,
+    personalize: profile?.consent?.personalization !== false,
     k: request.k,
     filters: filtersOf(request),
     ...(request.maxPerCategory !== undefined ? { maxPerCategory: request.maxPerCategory } : {}),
     recommendationId,
     nowMs: now.getTime(),
+    ...(clock ? { clock } : {}),
   });
   observe(served, answer, started);
-  const userHash = hashedUserId(request.userId);
+  // The keyed hash of the user id, as raw events store it (never the raw id): the profile reference carries it.
+  const userHash = parseProfileRef(profileId)?.hash;
   const base = { recommendationId, endpoint: 'user' as const, profileId: profile?.profileId ?? profileId, ...(userHash ? { userId: userHash } : {}) };
   record(rt, served, answer, { ...base, ...(request.channel ? { channel: request.channel } : {}) }, now);
   await rt.servedLog.flushIfDue();
+  clock?.lap('record');
   return { recommendationId, userId: request.userId, modelVersion: served.model.version, variant: served.variant, ...answer };
 }
 
-/** The user id as raw events store it (keyed hash: personal identifiers are never stored raw). */
-function hashedUserId(userId: string): string | undefined {
-  try {
-    return defaultHasher().hash('userId', userId).hash;
-  } catch {
-    return undefined;
-  }
-}
-
-function historyOf(profile: Profile | undefined): HistoryEntry[] {
+function historyOf(profile: ServingProfile | undefined): HistoryEntry[] {
   return (profile?.recentItems ?? []).map((r) => ({ itemId: r.itemId, type: r.type, ts: r.ts }));
 }
 
 /** POST /v1/recommendations: an anonymous session given the items it viewed (oldest first). */
-export async function serveSession(rt: ServingRuntime, request: SessionRequest, now = new Date()): Promise<RecommendationsBody> {
+export async function serveSession(rt: ServingRuntime, request: SessionRequest, now = new Date(), clock?: StageClock): Promise<RecommendationsBody> {
   const subject = request.anonymousId ? primaryProfileId({ anonymousId: request.anonymousId }) : undefined;
-  const served = await resolveServing(rt, subject);
+  const served = await timedStage(clock, 'resolve', resolveServing(rt, subject));
+  clock?.mark();
   const started = performance.now();
   const recommendationId = randomUUID();
   const history = request.items.map((item, position) => ({ itemId: item.itemId, type: item.type, ts: position }));
@@ -194,6 +199,7 @@ export async function serveSession(rt: ServingRuntime, request: SessionRequest, 
     ...(request.maxPerCategory !== undefined ? { maxPerCategory: request.maxPerCategory } : {}),
     recommendationId,
     nowMs: now.getTime(),
+    ...(clock ? { clock } : {}),
   });
   observe(served, answer, started);
   record(
@@ -209,12 +215,19 @@ export async function serveSession(rt: ServingRuntime, request: SessionRequest, 
     now,
   );
   await rt.servedLog.flushIfDue();
+  clock?.lap('record');
   return { recommendationId, modelVersion: served.model.version, variant: served.variant, ...answer };
 }
 
 /** GET /v1/items/{itemId}/similar (champion model; 404 when neither the model nor the catalogue knows the item). */
-export async function serveSimilar(rt: ServingRuntime, request: SimilarRequest, now = new Date()): Promise<RecommendationsBody & { itemId: string }> {
-  const served = await resolveServing(rt, undefined);
+export async function serveSimilar(
+  rt: ServingRuntime,
+  request: SimilarRequest,
+  now = new Date(),
+  clock?: StageClock,
+): Promise<RecommendationsBody & { itemId: string }> {
+  const served = await timedStage(clock, 'resolve', resolveServing(rt, undefined));
+  clock?.mark();
   const started = performance.now();
   const answer = await similarItems({
     model: served.model,
@@ -226,9 +239,11 @@ export async function serveSimilar(rt: ServingRuntime, request: SimilarRequest, 
     filters: filtersOf(request),
   });
   if (!answer) throw notFound(`Unknown item ${request.itemId}: neither the model nor the catalogue knows it`);
+  clock?.lap('rank');
   const recommendationId = randomUUID();
   observe(served, answer, started);
   record(rt, served, answer, { recommendationId, endpoint: 'similar', itemId: request.itemId, ...(request.channel ? { channel: request.channel } : {}) }, now);
   await rt.servedLog.flushIfDue();
+  clock?.lap('record');
   return { recommendationId, itemId: request.itemId, modelVersion: served.model.version, variant: served.variant, ...answer };
 }

@@ -18,7 +18,7 @@ export interface ServingConfig {
   newItemDays: number;
   /** Share of slots reserved for new items (floor(k · share)). */
   newItemShare: number;
-  /** Served lists are written to S3 when this old (0 = after every request: nothing is lost) … */
+  /** Served lists are written to S3 when this old (0 = after every request; batches keep an EMF copy, see ./served-log) … */
   servedLogMaxAgeMs: number;
   /** … or when this many are buffered. */
   servedLogMaxRecords: number;
@@ -43,7 +43,7 @@ export function servingConfig(env: NodeJS.ProcessEnv = process.env): ServingConf
     maxPerCategory: Math.max(1, Math.floor(numberEnv('MAX_PER_CATEGORY', 3, env))),
     newItemDays: numberEnv('NEW_ITEM_DAYS', 14, env),
     newItemShare: share('NEW_ITEM_SHARE', 0.1, env),
-    servedLogMaxAgeMs: numberEnv('SERVED_LOG_MAX_AGE_SECONDS', 0, env) * 1000,
+    servedLogMaxAgeMs: numberEnv('SERVED_LOG_MAX_AGE_SECONDS', 10, env) * 1000,
     servedLogMaxRecords: Math.max(1, Math.floor(numberEnv('SERVED_LOG_MAX_RECORDS', 500, env))),
   };
 }

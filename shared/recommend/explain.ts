@@ -21,7 +21,10 @@ export interface Contribution {
 export interface Explainer {
   /** For each candidate, the history item with the largest positive contribution (absent if none). */
   explain(history: readonly HistoryWeight[], candidates: readonly number[]): Map<number, Contribution>;
-  /** Sparse models: the only items a history can score non-zero (its items' neighbour rows). */
+  /**
+   * Sparse models: the only items a history can score non-zero (its items' neighbour rows). The array
+   * is the explainer's scratch, valid until its next call: use it before any await.
+   */
   support?(history: readonly HistoryWeight[]): Int32Array;
 }
 
@@ -48,6 +51,8 @@ class DenseExplainer implements Explainer {
 class SparseExplainer implements Explainer {
   private readonly stamp: Uint32Array;
   private epoch = 0;
+  /** Grown to the largest support seen (at most 50 history items × K): no per-request allocation. */
+  private out = new Int32Array(0);
 
   constructor(private readonly nb: SparseNeighbours) {
     this.stamp = new Uint32Array(nb.nItems);
@@ -60,7 +65,8 @@ class SparseExplainer implements Explainer {
       this.stamp.fill(0);
       this.epoch = 1;
     }
-    const out = new Int32Array(history.length * k);
+    if (this.out.length < history.length * k) this.out = new Int32Array(Math.max(history.length * k, this.out.length * 2));
+    const out = this.out;
     let m = 0;
     for (const h of history) {
       for (let p = h.index * k, end = p + k; p < end; p++) {

@@ -12,6 +12,7 @@ import { BlobStore } from '../storage/blob';
 import { type ServingConfig, servingConfig } from './config';
 import { ContentIndexCache } from './content';
 import { AliasCache, ChampionCache, type LoadedModel } from './model-cache';
+import { ServingProfiles } from './profiles';
 import { type BusinessRules, RulesCache } from './rules';
 import { ServedLog } from './served-log';
 import { type ServingView, ViewCache } from './view';
@@ -22,6 +23,8 @@ export interface ServingRuntime {
   blobs: BlobStore;
   registry: ModelRegistry;
   profiles: ProfileRepository;
+  /** The profile fields serving reads (a projection of the profile item, see ./profiles). */
+  shoppers: ServingProfiles;
   champion: AliasCache;
   challenger: AliasCache;
   catalogue: CatalogCache;
@@ -34,11 +37,13 @@ export interface ServingRuntime {
 export function createServingRuntime(config: ServingConfig, s3: S3Client, ddb: DynamoDBDocumentClient, clock: () => number = Date.now): ServingRuntime {
   const blobs = new BlobStore(s3, config.dataBucket);
   const registry = new ModelRegistry(blobs, { s3 });
+  const profiles = new ProfileRepository(ddb, config.profilesTable);
   return {
     config,
     blobs,
     registry,
-    profiles: new ProfileRepository(ddb, config.profilesTable),
+    profiles,
+    shoppers: new ServingProfiles(profiles),
     champion: new ChampionCache(registry, RECOMMENDER_FAMILY, config.modelAliasTtlMs, clock),
     challenger: new AliasCache(registry, RECOMMENDER_FAMILY, 'challenger', config.modelAliasTtlMs, clock, false),
     catalogue: new CatalogCache(new CatalogSnapshots(blobs, s3), config.catalogTtlMs, clock),

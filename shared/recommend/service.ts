@@ -13,6 +13,7 @@ import { describeFeedMismatch } from '../onnx/session';
 import type { LoadedModel } from './model-cache';
 import { eligibility, type Filters, hash32, type RankedItem, rank, seededRng, type Source } from './ranker';
 import type { BusinessRules } from './rules';
+import type { StageClock } from './stages';
 import type { ServingView } from './view';
 
 export type Strategy = 'personalized' | 'popular' | 'item-item' | 'content';
@@ -65,6 +66,8 @@ export interface HistoryRequest {
   maxPerCategory?: number;
   recommendationId: string;
   nowMs: number;
+  /** Stage timings (only when something subscribes to them, see ./stages). */
+  clock?: StageClock;
 }
 
 const VERBS: Partial<Record<CanonicalType, string>> = {
@@ -128,10 +131,12 @@ function popularReason(r: RankedItem): Pick<RecommendedItem, 'reason' | 'reasonC
 
 /** Personalised (or, without usable history / consent, popular) recommendations for a history. */
 export async function recommendFromHistory(req: HistoryRequest): Promise<Answer> {
-  const { model, view, rules, settings } = req;
+  const { model, view, rules, settings, clock } = req;
   const encoded = encodeHistory(req.history, model.index);
   const personal = req.personalize && encoded.seen.size > 0;
+  clock?.lap('encode');
   const scores = personal ? await score(model, encoded) : model.popularity;
+  clock?.lap('score');
   // --- synchronous from here on (the view's exclusion scratch is per request) ---
   const historyIds = new Set(req.history.map((h) => h.itemId));
   const newShare = rules.newItems?.share ?? settings.newItemShare;
@@ -173,6 +178,7 @@ export async function recommendFromHistory(req: HistoryRequest): Promise<Answer>
   } finally {
     release(model, scores);
   }
+  clock?.lap('rank');
 
   // Reasons: the history item contributing most to each model-ranked item.
   const strongestType = new Map<string, CanonicalType>();
@@ -206,6 +212,7 @@ export async function recommendFromHistory(req: HistoryRequest): Promise<Answer>
   });
   const answer: Answer = { strategy: personal ? 'personalized' : 'popular', items };
   if (!personal) answer.strategyReason = req.personalize ? 'cold start: no history the model knows' : 'personalisation consent withdrawn';
+  clock?.lap('explain');
   return answer;
 }
 

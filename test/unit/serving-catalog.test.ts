@@ -255,7 +255,7 @@ describe('ServedLog', () => {
     items: [{ itemId: 'a', position: 1, source: 'model', reason: 'history' }],
   });
 
-  it('writes after every request by default, one object per day partition, and reads them back', async () => {
+  it('with age 0 writes after every request, one object per day partition, and reads them back', async () => {
     // Prepare
     const blobs = memoryBlobs();
     const log = new ServedLog(blobs, { maxAgeMs: 0, maxRecords: 500 });
@@ -279,7 +279,12 @@ describe('ServedLog', () => {
     // Prepare
     const blobs = memoryBlobs();
     let now = 0;
-    const log = new ServedLog(blobs, { maxAgeMs: 60_000, maxRecords: 3 }, () => now);
+    const log = new ServedLog(
+      blobs,
+      { maxAgeMs: 60_000, maxRecords: 3 },
+      () => now,
+      () => true,
+    );
     vi.spyOn(logger, 'error').mockImplementation(() => undefined);
 
     // Act / Assess
@@ -296,5 +301,40 @@ describe('ServedLog', () => {
     expect(log.pending).toBe(0);
     expect((await readServed(blobs, '2026-10-05', '2026-10-05')).map((r) => r.recommendationId)).toEqual(['r1', 'r2', 'r3']);
     vi.restoreAllMocks();
+  });
+
+  it('while batching, also keeps each record in the invocation EMF line (a reclaimed container loses none)', () => {
+    // Prepare
+    const blobs = memoryBlobs();
+    const metadata = vi.spyOn(metrics, 'addMetadata');
+    const batched = new ServedLog(blobs, { maxAgeMs: 10_000, maxRecords: 500 }, Date.now, () => true);
+    const perRequest = new ServedLog(blobs, { maxAgeMs: 0, maxRecords: 500 }, Date.now, () => true);
+
+    // Act
+    batched.add(record('r1'));
+    perRequest.add(record('r2'));
+
+    // Assess
+    expect(batched.batching).toBe(true);
+    expect(perRequest.batching).toBe(false);
+    expect(metadata).toHaveBeenCalledTimes(1);
+    expect(metadata.mock.calls[0]?.[0]).toBe('servedList');
+    expect(JSON.parse(String(metadata.mock.calls[0]?.[1]))).toEqual(record('r1'));
+    vi.restoreAllMocks();
+  });
+
+  it('without that durable copy (metrics disabled: the local stack, tests) writes after every request whatever the age', async () => {
+    // Prepare
+    const blobs = memoryBlobs();
+    const log = new ServedLog(blobs, { maxAgeMs: 10_000, maxRecords: 500 }, Date.now, () => false);
+
+    // Act
+    log.add(record('r1'));
+    await log.flushIfDue();
+
+    // Assess
+    expect(log.batching).toBe(false);
+    expect(log.pending).toBe(0);
+    expect((await readServed(blobs, '2026-10-05', '2026-10-05')).map((r) => r.recommendationId)).toEqual(['r1']);
   });
 });

@@ -2,6 +2,7 @@
  * The serving and catalogue HTTP handlers through their real middy stacks, with S3 as an in-memory
  * bucket behind aws-sdk-client-mock and DynamoDB mocked; profiles come from an in-memory stub.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -13,6 +14,7 @@ import { buildSparseItemItemOnnx } from '../../models/recommender/sparse';
 import type { CatalogItem } from '../../shared/catalog/item';
 import type { Profile } from '../../shared/profiles/profile';
 import type { ServedRecord } from '../../shared/recommend/served-log';
+import { SERVING_STAGES_CHANNEL, type StageTiming } from '../../shared/recommend/stages';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
 
@@ -129,7 +131,7 @@ function useRuntime(env: Record<string, string> = {}) {
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
   runtime.resetServingRuntime();
   const rt = runtime.servingRuntime();
-  vi.spyOn(rt.profiles, 'get').mockImplementation(async () => profileStub);
+  vi.spyOn(rt.shoppers, 'get').mockImplementation(async () => profileStub);
   return rt;
 }
 
@@ -208,6 +210,22 @@ describe('GET /v1/users/{userId}/recommendations', () => {
     ]);
     expect(served[0]?.userId).toMatch(/^[0-9a-f]{64}$/); // keyed hash, never the raw user id
     expect([...objects.keys()].find((k) => k.startsWith('serving/'))).toMatch(/^serving\/recommendations\/dt=\d{4}-\d{2}-\d{2}\/.+\.ndjson\.gz$/);
+  });
+
+  it('publishes the time of each serving stage once per request while something subscribes (the serving bench)', async () => {
+    // Prepare
+    const stages: string[] = [];
+    const onStage = (m: unknown) => stages.push((m as StageTiming).stage);
+    subscribe(SERVING_STAGES_CHANNEL, onStage);
+
+    // Act
+    const result = await getRecommendations(user({ k: '3' }), lambdaContext());
+    unsubscribe(SERVING_STAGES_CHANNEL, onStage);
+    await getRecommendations(user({ k: '3' }), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect([...stages].sort()).toEqual(['core', 'encode', 'explain', 'parse', 'profile', 'rank', 'record', 'resolve', 'score', 'serialise']);
   });
 
   it('applies category and price filters and never returns the out-of-stock item', async () => {
