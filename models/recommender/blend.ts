@@ -17,6 +17,9 @@ export interface BlendComponent {
   weight: number;
 }
 
+/** `model_kind` of a blend composed of a linear part (`c0/`, when it has one) and other ONNX models. */
+export const BLEND_KIND = 'blend';
+
 export function foldLinear(parts: { model: LinearItemModel; weight: number }[]): LinearItemModel | undefined {
   if (parts.length === 0 || parts.some((p) => p.model.columnScale)) return undefined;
   const nItems = parts[0]!.model.nItems;
@@ -91,6 +94,6 @@ function mixedOnnx(trained: readonly TrainedCandidate[], weights: readonly numbe
     inputs: [INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS],
     output: OUTPUT_SCORES,
     graphName: 'blend',
-    metadata: { [META_FAMILY]: RECOMMENDER_FAMILY, [META_KIND]: 'blend', [META_N_ITEMS]: String(nItems), candidate: name },
+    metadata: { [META_FAMILY]: RECOMMENDER_FAMILY, [META_KIND]: BLEND_KIND, [META_N_ITEMS]: String(nItems), candidate: name },
   });
 }

@@ -130,6 +130,9 @@ export function toDense(matrix: ItemItemMatrix): Float32Array {
   return out;
 }
 
+/** `model_kind` of buildLinearOnnx's models. */
+export const LINEAR_KIND = 'linear-item-item';
+
 /** Largest catalogue exported as dense n×n initializers (a 12k² float32 matrix is 586 MB per term). */
 export const LINEAR_ONNX_MAX_ITEMS = 16_000;
 /**
@@ -227,7 +230,7 @@ export function buildLinearOnnx(model: LinearItemModel, metadata: Record<string,
       ...metadata,
       history_weights: `item_weights = strength * 0.5^(age/${RECENCY_HALF_LIFE}); term half-lives ${groups.map((g) => g.halfLife).join(',')}`,
       [META_FAMILY]: RECOMMENDER_FAMILY,
-      [META_KIND]: 'linear-item-item',
+      [META_KIND]: LINEAR_KIND,
       [META_N_ITEMS]: String(n),
     },
   });
@@ -276,9 +279,10 @@ export interface ExportedLinearTerm {
 /**
  * Reads the term groups of a `linear-item-item` ONNX file, so serving can say which history item
  * contributed most to a score: contribution of position l to item j = Σ_t k_t · w_l · e^(age_l·r_t) · M_t[h_l, j].
- * Undefined when the file is not one of ours (names or shapes differ).
+ * `prefix` selects the linear part of a composed blend (`c0/`). Undefined when the file is not one of ours
+ * (names or shapes differ).
  */
-export function readLinearTerms(bytes: Uint8Array, n: number): ExportedLinearTerm[] | undefined {
+export function readLinearTerms(bytes: Uint8Array, n: number, prefix = ''): ExportedLinearTerm[] | undefined {
   const graph = onnx.ModelProto.decode(bytes).graph;
   const byName = new Map((graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
   const scalar = (name: string): number | undefined => {
@@ -288,12 +292,14 @@ export function readLinearTerms(bytes: Uint8Array, n: number): ExportedLinearTer
     return t.rawData && t.rawData.byteLength === 4 ? new DataView(t.rawData.buffer, t.rawData.byteOffset, 4).getFloat32(0, true) : undefined;
   };
   const terms: ExportedLinearTerm[] = [];
-  for (let t = 0; byName.has(`M${t}`); t++) {
-    const M = byName.get(`M${t}`)!;
+  // A composed blend (shared/onnx/compose) keeps the folded linear part under a prefix, scaled by its blend weight.
+  const outer = prefix ? (scalar(`${prefix}blend_weight`) ?? 1) : 1;
+  for (let t = 0; byName.has(`${prefix}M${t}`); t++) {
+    const M = byName.get(`${prefix}M${t}`)!;
     if (!M.rawData || M.dims?.length !== 2 || Number(M.dims[0]) !== n || Number(M.dims[1]) !== n) return undefined;
-    const scale = scalar(`k${t}`);
+    const scale = scalar(`${prefix}k${t}`);
     if (scale === undefined) return undefined;
-    terms.push({ matrix: alignedView(M.rawData, Float32Array, n * n), scale, rate: scalar(`r${t}`) ?? 0 });
+    terms.push({ matrix: alignedView(M.rawData, Float32Array, n * n), scale: scale * outer, rate: scalar(`${prefix}r${t}`) ?? 0 });
   }
   return terms.length > 0 ? terms : undefined;
 }

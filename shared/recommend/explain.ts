@@ -5,6 +5,8 @@
  * tables for `item-item-sparse`), never recomputed; models of other kinds get no explainer.
  */
 import { alignedView, readSparseNeighbours, SPARSE_KIND, type SparseNeighbours } from '../../models/recommender/sparse';
+import { BLEND_KIND } from '../../models/recommender/blend';
+import { type ExportedLinearTerm, LINEAR_KIND, readLinearTerms } from '../../models/recommender/linear';
 import { onnx } from '../onnx/graph';
 
 export interface HistoryWeight {
@@ -98,6 +100,37 @@ class SparseExplainer implements Explainer {
   }
 }
 
+/**
+ * Linear item-item models (`linear-item-item`, and the folded linear part `c0/` of a composed `blend`):
+ * score_j = Σ_t k_t · Σ_l w_l · e^(age_l·r_t) · M_t[h_l, j], with age_l the number of history positions after l
+ * (the history arrives one position per interaction, oldest first). The reason is the position whose term sum
+ * is the largest positive contribution.
+ */
+class LinearExplainer implements Explainer {
+  constructor(
+    private readonly terms: readonly ExportedLinearTerm[],
+    private readonly n: number,
+  ) {}
+
+  explain(history: readonly HistoryWeight[], candidates: readonly number[]): Map<number, Contribution> {
+    const out = new Map<number, Contribution>();
+    const L = history.length;
+    const factors = history.map((h, l) => this.terms.map((t) => t.scale * h.weight * Math.exp((L - 1 - l) * t.rate)));
+    for (const j of candidates) {
+      let best: Contribution | undefined;
+      history.forEach((h, l) => {
+        let value = 0;
+        this.terms.forEach((t, k) => {
+          value += factors[l]![k]! * t.matrix[h.index * this.n + j]!;
+        });
+        if (value > 0 && (!best || value > best.value)) best = { source: h.index, value };
+      });
+      if (best) out.set(j, best);
+    }
+    return out;
+  }
+}
+
 function readDense(bytes: Uint8Array, n: number): Float32Array | undefined {
   const model = onnx.ModelProto.decode(bytes);
   const B = model.graph?.initializer?.find((t) => t.name === 'B');
@@ -115,6 +148,10 @@ export function explainerFor(kind: string, bytes: Uint8Array, nItems: number): E
     if (kind === 'item-item') {
       const B = readDense(bytes, nItems);
       return B ? new DenseExplainer(B, nItems) : undefined;
+    }
+    if (kind === LINEAR_KIND || kind === BLEND_KIND) {
+      const terms = readLinearTerms(bytes, nItems, kind === BLEND_KIND ? 'c0/' : '');
+      return terms ? new LinearExplainer(terms, nItems) : undefined;
     }
   } catch {
     // An unreadable weight table only costs the reasons, never the serving.

@@ -4,10 +4,13 @@ import { checkRecommenderSession, INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, OUTPUT_SCO
 import { servingWeights } from '../../models/recommender/linear';
 import { blendCandidate } from '../../models/recommender/blend';
 import { easeCandidate } from '../../models/recommender/ease-candidate';
+import { popularityCandidate } from '../../models/recommender/popularity';
 import { itemIndexOf, selectServedModel, sequenceEpochs, trainArtifact } from '../../models/recommender/select';
 import { transitionCandidate } from '../../models/recommender/transition';
 import { createSequenceCandidate } from '../../models/sequence/index';
+import { readModelMetadata } from '../../shared/onnx/graph';
 import { createSession } from '../../shared/onnx/session';
+import { explainerFor } from '../../shared/recommend/explain';
 import type { Interaction } from '../../shared/training/snapshot';
 
 const DAY = 86_400_000;
@@ -151,5 +154,57 @@ describe('selectServedModel (the served recommender is chosen on validation, ins
     // Assess
     expect(check).toEqual({ ok: true });
     expect(maxDiff).toBeLessThan(1e-4);
+  });
+
+  it('serving explains a linear blend from the model file: the named history item carries the exact score it adds', async () => {
+    // Prepare: a two-term blend with a popularity bias, exported; a history of two items.
+    const items = itemIndexOf(before);
+    const blend = blendCandidate([
+      { candidate: easeCandidate({ lambda: 50, halfLife: 4 }), weight: 1 },
+      { candidate: transitionCandidate({ window: 2, halfLife: 1 }), weight: 0.5 },
+      { candidate: popularityCandidate(), weight: 0.2 },
+    ]);
+    const artifact = await trainArtifact(blend, before, items);
+    const n = items.itemIds.length;
+    const session = await createSession(artifact.onnx);
+    const run = async (ids: number[], weights: number[]) =>
+      (
+        await session.run({
+          [INPUT_ITEM_IDS]: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+          [INPUT_ITEM_WEIGHTS]: new ort.Tensor('float32', Float32Array.from(weights), [1, ids.length]),
+        })
+      )[OUTPUT_SCORES]!.data as Float32Array;
+    const [a, b] = [3, 9];
+    const w = servingWeights(2);
+    const bias = await run([0], [0]);
+    const both = await run([a, b], [w[0]!, w[1]!]);
+    const onlyNew = await run([b], [w[1]!]); // b at age 0 alone: both − onlyNew is a's share at age 1
+    await session.release();
+    const candidates = Array.from({ length: n }, (_, j) => j).filter((j) => j !== a && j !== b);
+
+    // Act
+    const explainer = explainerFor(readModelMetadata(artifact.onnx).model_kind ?? '', artifact.onnx, n);
+    const reasons = explainer!.explain(
+      [
+        { index: a, weight: w[0]! },
+        { index: b, weight: w[1]! },
+      ],
+      candidates,
+    );
+
+    // Assess
+    expect(explainer).toBeDefined();
+    let checked = 0;
+    for (const j of candidates) {
+      const fromA = both[j]! - onlyNew[j]!;
+      const fromB = onlyNew[j]! - bias[j]!;
+      const best = Math.max(fromA, fromB);
+      const reason = reasons.get(j);
+      if (best <= 1e-6) continue;
+      expect(reason?.source).toBe(fromA > fromB ? a : b);
+      expect(reason?.value).toBeCloseTo(best, 4);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(10);
   });
 });
