@@ -118,18 +118,18 @@ describe('serverless.yml: capture blocks', () => {
 
   it('sends failed asynchronous imports to an SQS dead-letter queue the function may write to', () => {
     // Prepare
-    const destinations = config.functions.buildFeatures?.raw.destinations as { onFailure?: { type: string; arn: unknown } };
+    const destinations = config.functions.importEvents?.raw.destinations as { onFailure?: { type: string; arn: unknown } };
     const resources = (config.resolved.resources as { Resources: Record<string, { Type: string }> }).Resources;
 
     // Assess
     expect(destinations.onFailure).toEqual({ type: 'sqs', arn: { 'Fn::GetAtt': ['ImportDeadLetterQueue', 'Arn'] } });
     expect(resources.ImportDeadLetterQueue?.Type).toBe('AWS::SQS::Queue');
-    expect(statements('buildFeatures')).toContainEqual({
+    expect(statements('importEvents')).toContainEqual({
       Effect: 'Allow',
       Action: ['sqs:SendMessage'],
       Resource: { 'Fn::GetAtt': ['ImportDeadLetterQueue', 'Arn'] },
     });
-    expect(statements('buildFeatures').flatMap((s) => (s.Action.includes('s3:PutObject') ? (s.Resource as string[]) : []))).toContain(
+    expect(statements('importEvents').flatMap((s) => (s.Action.includes('s3:PutObject') ? (s.Resource as string[]) : []))).toContain(
       `${bucketArn}/quarantine/*`,
     );
   });
