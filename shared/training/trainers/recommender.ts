@@ -63,12 +63,17 @@ export async function trainRecommenderCandidate(blobs: BlobStore, state: RunStat
   const options: SelectionOptions = state.config.hyperparameters[RECOMMENDER_FAMILY] ?? {};
   const beforeHoldout = interactions.filter((x) => x.ts < holdoutStartMs);
   const evalItems = itemIndexOf(beforeHoldout, options);
-  const selection = await selectServedModel(beforeHoldout, holdoutStartMs, evalItems.itemIds, options);
+  // The whole window goes in: selection reads only what precedes the holdout, and sizes the GRU's epochs on the largest training.
+  const selection = await selectServedModel(interactions, holdoutStartMs, evalItems.itemIds, options);
   const evalModel = await trainArtifact(selection.candidate, beforeHoldout, evalItems);
   const serving = await trainArtifact(selection.candidate, interactions, itemIndexOf(interactions, options));
   const session = await createSession(serving.onnx);
-  const signature = describeSession(session);
-  await session.release();
+  let signature: ReturnType<typeof describeSession>;
+  try {
+    signature = describeSession(session);
+  } finally {
+    await session.release();
+  }
   await registry.putArtifact(RECOMMENDER_FAMILY, version, 'model.onnx', serving.onnx);
   await registry.putArtifact(RECOMMENDER_FAMILY, version, 'items.json', {
     ...serving.items,
