@@ -4,17 +4,25 @@
  * the routes, buckets, tables, events and state machines that get deployed.
  *
  * Supported variable sources: `self`, `opt` (stage, region and any extra option), `env`, `sls`
- * (stage, instanceId). Fallbacks may be quoted strings, numbers, booleans, other references
- * (`${opt:stage, self:custom.stage}`) or nested variables (`${env:A, ${env:B, 'x'}}`); addresses
- * may be built from nested variables (`${self:custom.${opt:stage}}`). Values pulled in by `self`
- * are resolved recursively, with cycle detection. Any other source (ssm, cf, s3, file, aws, ...)
+ * (stage, instanceId) and `file` (below). Fallbacks may be quoted strings, numbers, booleans, other
+ * references (`${opt:stage, self:custom.stage}`) or nested variables (`${env:A, ${env:B, 'x'}}`);
+ * addresses may be built from nested variables (`${self:custom.${opt:stage}}`). Values pulled in by
+ * `self` are resolved recursively, with cycle detection. Any other source (ssm, cf, s3, aws, ...)
  * only resolves through a fallback: there is no cloud to ask locally.
+ *
+ * `${file(./path.yml)}` and `${file(./path.yml):a.b}` include a YAML or JSON file (or one value of it)
+ * as v3 does: the path is resolved against the SERVICE directory (the directory of serverless.yml), also
+ * when the variable sits in an included file (v3's file source knows only the service directory); a
+ * missing file resolves to nothing, so a fallback applies. Variables inside the included content are
+ * resolved like the rest (`${self:...}` refers to serverless.yml). Other extensions are read as text.
+ * After resolution, `functions:` and `resources:` given as LISTS (one included file each) are merged
+ * the way v3's Service.mergeArrays does (a deep merge, in order).
  *
  * Text like `${AWS::Region}` (a CloudFormation `Fn::Sub` placeholder) is not a variable and is
  * left as is, as the framework does.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, extname, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 // ---------------------------------------------------------------------------------------------
@@ -186,8 +194,11 @@ interface VarNode {
   params: Template[];
 }
 
-/** `${` opens a variable only when followed by `source:` (not `AWS::`) or a nested `${`. */
-const VAR_START = /^\s*(?:\$\{|[A-Za-z][\w-]*(?:\([^)]*\))?:(?!:))/;
+/**
+ * `${` opens a variable only when followed by `source:` (not `AWS::`), `source(params)` (`${file(./x.yml)}`,
+ * with or without an address) or a nested `${`.
+ */
+const VAR_START = /^\s*(?:\$\{|[A-Za-z][\w-]*(?:\([^)]*\)\s*(?:[,}]|:(?!:))|:(?!:)))/;
 
 function opensVariable(s: string, i: number): boolean {
   return s.startsWith('${', i) && VAR_START.test(s.slice(i + 2, i + 2 + 200));
@@ -264,6 +275,8 @@ const MISSING = Symbol('missing');
 type Lookup = unknown | typeof MISSING;
 
 const REFERENCE = /^([A-Za-z][\w-]*)(\([^)]*\))?:(.*)$/s;
+/** A source with parameters and no address: `file(./x.yml)`. */
+const CALL = /^([A-Za-z][\w-]*)\(([^)]*)\)$/s;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -274,9 +287,12 @@ class Resolver {
   private readonly inProgress: string[] = [];
   private readonly unsupported = new Set<string>();
 
+  private readonly files = new Map<string, unknown>();
+
   constructor(
     private readonly root: Record<string, unknown>,
     private readonly opts: LoadServerlessConfigOptions,
+    private readonly servicePath: string,
   ) {}
 
   resolveDeep(value: unknown): unknown {
@@ -313,18 +329,22 @@ class Resolver {
     const text = tpl.map((p) => (p.kind === 'text' ? p.text : stringify(this.evalVar(p.node), p.node.raw))).join('');
     const quoted = /^(['"])(.*)\1$/s.exec(text);
     if (quoted) return this.resolveString(quoted[2] as string);
+    const call = CALL.exec(text);
+    if (call) return this.lookup(call[1] as string, '', call[2] as string);
     const ref = REFERENCE.exec(text);
-    if (ref) return this.lookup(ref[1] as string, (ref[3] as string).trim());
+    if (ref) return this.lookup(ref[1] as string, (ref[3] as string).trim(), ref[2]?.slice(1, -1));
     if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
     if (text === 'true' || text === 'false') return text === 'true';
     if (text === 'null') return MISSING;
     return text;
   }
 
-  private lookup(source: string, address: string): Lookup {
+  private lookup(source: string, address: string, params?: string): Lookup {
     switch (source) {
       case 'self':
         return this.self(address);
+      case 'file':
+        return this.file(params ?? '', address);
       case 'opt': {
         if (address === 'stage') return this.opts.stage ?? this.opts.options?.stage ?? MISSING;
         if (address === 'region') return this.opts.region ?? this.opts.options?.region ?? MISSING;
@@ -350,10 +370,45 @@ class Resolver {
     }
   }
 
+  /**
+   * `${file(path)}` / `${file(path):a.b}`: the file's content (or the value at the address), variables
+   * inside resolved. The path is relative to the service directory, as in v3.
+   */
+  private file(pathParam: string, address: string): Lookup {
+    const param = pathParam.trim();
+    const quoted = /^(['"])(.*)\1$/s.exec(param);
+    const relative = quoted ? (quoted[2] as string) : param;
+    if (!relative) throw new ServerlessConfigError('Missing path argument in variable "file" source');
+    const path = resolvePath(this.servicePath, relative);
+    const key = `${path}\0${address}`;
+    if (this.inProgress.includes(`file:${key}`)) {
+      throw new ServerlessConfigError(`Circular file include: ${[...this.inProgress, `file:${key}`].join(' -> ')}`);
+    }
+    if (!this.files.has(path)) this.files.set(path, readIncludedFile(path));
+    let current = this.files.get(path);
+    if (current === undefined) return MISSING;
+    this.inProgress.push(`file:${key}`);
+    try {
+      for (const segment of address ? address.split('.') : []) {
+        if (typeof current === 'string') current = this.resolveString(current);
+        if (Array.isArray(current)) current = current[Number(segment)];
+        else if (isPlainObject(current)) current = current[segment];
+        else return MISSING;
+        if (current === undefined || current === null) return MISSING;
+      }
+      return this.resolveDeep(current);
+    } finally {
+      this.inProgress.pop();
+    }
+  }
+
   /** `${self:a.b.c}`: walk the raw document, resolving variables met on the way, then the value. */
   private self(address: string): Lookup {
     const key = address.trim();
-    if (this.cache.has(key)) return this.cache.get(key);
+    if (this.cache.has(key)) {
+      const cached = this.cache.get(key);
+      return typeof cached === 'object' && cached !== null ? structuredClone(cached) : cached;
+    }
     if (this.inProgress.includes(key)) {
       throw new ServerlessConfigError(`Circular variable reference: ${[...this.inProgress, key].map((k) => `self:${k}`).join(' -> ')}`);
     }
@@ -374,7 +429,8 @@ class Resolver {
       }
       const value = this.resolveDeep(current);
       this.cache.set(key, value);
-      return value;
+      // Objects are handed out as copies: two places that reference the same value must not share it.
+      return typeof value === 'object' && value !== null ? structuredClone(value) : value;
     } finally {
       this.inProgress.pop();
     }
@@ -387,10 +443,65 @@ function stringify(value: unknown, raw: string): string {
   throw new ServerlessConfigError(`Variable ${raw} resolves to a non-string value inside a string`);
 }
 
-/** Resolve `${...}` variables in any value against a document (exported for tests and tools). */
-export function resolveVariables(document: Record<string, unknown>, options: LoadServerlessConfigOptions = {}): Record<string, unknown> {
-  const resolver = new Resolver(document, options);
+/** A file of `${file(...)}`: YAML or JSON parsed, anything else as text; undefined when it does not exist. */
+function readIncludedFile(path: string): unknown {
+  if (!existsSync(path)) return undefined;
+  const text = readFileSync(path, 'utf8');
+  const ext = extname(path).toLowerCase();
+  try {
+    if (ext === '.yml' || ext === '.yaml') return parseYaml(text, { merge: true }) ?? undefined;
+    if (ext === '.json') return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ServerlessConfigError(`Cannot parse "${path}": ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return text;
+}
+
+/**
+ * Resolve `${...}` variables in any value against a document (exported for tests and tools). `${file(...)}`
+ * paths are resolved against `servicePath` (default: the working directory).
+ */
+export function resolveVariables(
+  document: Record<string, unknown>,
+  options: LoadServerlessConfigOptions = {},
+  servicePath: string = process.cwd(),
+): Record<string, unknown> {
+  const resolver = new Resolver(document, options, servicePath);
   return resolver.resolveDeep(document) as Record<string, unknown>;
+}
+
+/** lodash `_.merge` for JSON values: objects deep-merged, arrays merged by index, `undefined` skipped. */
+function deepMerge(target: unknown, source: unknown): unknown {
+  if (source === undefined) return target;
+  if (Array.isArray(source)) {
+    const out: unknown[] = Array.isArray(target) ? [...target] : [];
+    for (const [i, v] of source.entries()) out[i] = deepMerge(out[i], v);
+    return out;
+  }
+  if (isPlainObject(source)) {
+    const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
+    for (const [k, v] of Object.entries(source)) out[k] = deepMerge(out[k], v);
+    return out;
+  }
+  return source;
+}
+
+/**
+ * v3's Service.mergeArrays: `functions:` and `resources:` may be lists of maps (typically one
+ * `${file(...)}` each), merged in order into one map; empty entries are skipped.
+ */
+export function mergeConfigArrays(doc: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...doc };
+  for (const key of ['resources', 'functions'] as const) {
+    const value = out[key];
+    if (!Array.isArray(value)) continue;
+    out[key] = value.reduce<Record<string, unknown>>((memo, entry) => {
+      if (entry === undefined || entry === null || entry === '' || entry === false || entry === 0) return memo;
+      if (!isPlainObject(entry)) throw new ServerlessConfigError(`Non-object value specified in ${key} array: ${String(entry)}`);
+      return deepMerge(memo, entry) as Record<string, unknown>;
+    }, {});
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,7 +602,7 @@ export function loadServerlessConfig(path: string, options: LoadServerlessConfig
   const servicePath = dirname(configPath);
   const parsed: unknown = parseYaml(readFileSync(configPath, 'utf8'), { merge: true });
   if (!isPlainObject(parsed)) throw new ServerlessConfigError(`${configPath} is not a YAML mapping`);
-  const doc = resolveVariables(parsed, options);
+  const doc = mergeConfigArrays(resolveVariables(parsed, options, servicePath));
 
   const serviceValue = doc.service;
   const service = typeof serviceValue === 'string' ? serviceValue : String(asRecord(serviceValue).name ?? '');
