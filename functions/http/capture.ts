@@ -7,12 +7,12 @@ import { type ApiEvent, type ApiResult, httpHandler, json } from '../../shared/h
 import { HttpError } from '../../shared/http/errors';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { ProfileRepository } from '../../shared/profiles/repository';
-import { BlobStore } from '../../shared/storage/blob';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
 const auth = authConfig('WRITE_KEYS');
 const deps: CaptureHttpDeps = {
-  blobs: new BlobStore(s3Client(), config.dataBucket),
+  blobs: new S3ObjectStore(s3Client(), config.dataBucket),
   profiles: new ProfileRepository(documentClient(), config.profilesTable),
   auth,
 };

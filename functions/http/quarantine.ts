@@ -7,11 +7,11 @@ import { appConfig } from '../../shared/config/env';
 import { type ApiEvent, type ApiResult, httpHandler, json } from '../../shared/http/api';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { ProfileRepository } from '../../shared/profiles/repository';
-import { BlobStore } from '../../shared/storage/blob';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
 const deps: QuarantineApiDeps = {
-  blobs: new BlobStore(s3Client(), config.dataBucket),
+  blobs: new S3ObjectStore(s3Client(), config.dataBucket),
   profiles: new ProfileRepository(documentClient(), config.profilesTable),
   auth: authConfig('ADMIN_KEYS'),
 };

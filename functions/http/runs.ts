@@ -4,10 +4,10 @@ import { appConfig } from '../../shared/config/env';
 import { type ApiEvent, type ApiResult, httpHandler, json, parseWith } from '../../shared/http/api';
 import { notFound } from '../../shared/http/errors';
 import { listRuns, readRunReportHtml, RUN_INDEX_PREFIX } from '../../shared/reports/runs';
-import { BlobStore } from '../../shared/storage/blob';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
-const blobs = new BlobStore(s3Client(), config.dataBucket);
+const blobs = new S3ObjectStore(s3Client(), config.dataBucket);
 
 const runId = z
   .string()

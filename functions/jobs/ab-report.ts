@@ -3,7 +3,7 @@ import { numberEnv, requireEnv } from '../../shared/config/env';
 import { defaultReportDay, runAbReport } from '../../shared/ab/report';
 import { jobHandler } from '../../shared/observability/job';
 import { logger, metrics } from '../../shared/observability/powertools';
-import { BlobStore } from '../../shared/storage/blob';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 type AbReportEvent = { day?: string; source?: string };
 
@@ -13,7 +13,7 @@ type AbReportEvent = { day?: string; source?: string };
  * reruns a day (the report is overwritten: safe to retry).
  */
 export const handler = jobHandler(async (event: AbReportEvent) => {
-  const blobs = new BlobStore(s3Client(), requireEnv('DATA_BUCKET'));
+  const blobs = new S3ObjectStore(s3Client(), requireEnv('DATA_BUCKET'));
   const attributionHours = numberEnv('AB_ATTRIBUTION_HOURS', 24);
   if (event?.day !== undefined && !(/^\d{4}-\d{2}-\d{2}$/.test(event.day) && !Number.isNaN(Date.parse(event.day)))) {
     throw new Error(`day: must be a date YYYY-MM-DD, got ${JSON.stringify(event.day)}`);

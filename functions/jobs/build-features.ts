@@ -4,10 +4,10 @@ import { buildFeatures, type FeatureManifest } from '../../shared/features/build
 import { mergeRedirectsLoader } from '../../shared/identity/redirects';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { jobHandler } from '../../shared/observability/job';
-import { BlobStore } from '../../shared/storage/blob';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
-const blobs = new BlobStore(s3Client(), config.dataBucket);
+const blobs = new S3ObjectStore(s3Client(), config.dataBucket);
 // Shoppers merged since capture count as their surviving profile (the redirects are read per run).
 const loadRedirects = mergeRedirectsLoader(documentClient, logger);
 

@@ -3,10 +3,10 @@ import { appConfig } from '../../shared/config/env';
 import { jobHandler } from '../../shared/observability/job';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { type CompactionReport, compactRawEvents } from '../../shared/privacy/compaction';
-import { BlobStore } from '../../shared/storage/blob';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
-const blobs = new BlobStore(s3Client(), config.dataBucket);
+const blobs = new S3ObjectStore(s3Client(), config.dataBucket);
 
 /** Scheduled: rewrites raw-event partitions without the events of erased (suppressed) shoppers. Idempotent. */
 export const handler = jobHandler(async (): Promise<CompactionReport> => {

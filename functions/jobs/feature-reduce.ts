@@ -1,4 +1,4 @@
-import { documentClient, s3Client } from '../../shared/aws/clients';
+import { documentClient } from '../../shared/aws/clients';
 import { reduceFeatureJob } from '../../shared/features/partials';
 import { mergeRedirectsLoader } from '../../shared/identity/redirects';
 import { logger, metrics } from '../../shared/observability/powertools';
@@ -6,7 +6,6 @@ import { jobHandler } from '../../shared/observability/job';
 import { dataBlobs } from '../../shared/training/deps';
 
 const blobs = dataBlobs();
-const s3 = s3Client();
 const loadRedirects = mergeRedirectsLoader(documentClient, logger);
 
 /**
@@ -17,7 +16,7 @@ const loadRedirects = mergeRedirectsLoader(documentClient, logger);
 export const handler = jobHandler(async (event: { jobId?: unknown; request?: unknown }) => {
   logger.appendKeys({ featureJob: String(event?.jobId) });
   const { redirects, direct, pages } = await loadRedirects();
-  const result = await reduceFeatureJob(s3, blobs, event ?? {}, { redirects });
+  const result = await reduceFeatureJob(blobs, event ?? {}, { redirects });
   metrics.addMetric('FeatureUsers', 'Count', result.manifest.counts.users);
   metrics.addMetric('FeatureItems', 'Count', result.manifest.counts.items);
   metrics.addMetric('MergeRedirects', 'Count', redirects.size);

@@ -1,17 +1,16 @@
 import type { Context, S3Event } from 'aws-lambda';
 import { documentClient, s3Client } from '../../shared/aws/clients';
 import type { ImportReport } from '../../shared/capture/import';
-import { ImportObjectStore, importObject, importSettings, type ObjectImportDeps } from '../../shared/capture/import-parts';
+import { importObject, importSettings, type ObjectImportDeps } from '../../shared/capture/import-parts';
 import { appConfig } from '../../shared/config/env';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { jobHandler } from '../../shared/observability/job';
 import { ProfileRepository } from '../../shared/profiles/repository';
-import { BlobStore } from '../../shared/storage/blob';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
-const blobs = new BlobStore(s3Client(), config.dataBucket);
+const blobs = new S3ObjectStore(s3Client(), config.dataBucket);
 const profiles = new ProfileRepository(documentClient(), config.profilesTable);
-const objects = new ImportObjectStore(s3Client(), config.dataBucket);
 // Read (and checked) once, at the first invocation: the local stack applies a function's own
 // environment only while it runs.
 let deps: ObjectImportDeps | undefined;
@@ -25,7 +24,7 @@ const decodeKey = (key: string) => decodeURIComponent(key.replace(/\+/g, ' '));
  * invokes this function again for that part. Features are rebuilt by buildFeatures on its schedule.
  */
 export const handler = jobHandler(async (event: S3Event, context: Context): Promise<{ imports: ImportReport[] }> => {
-  deps ??= { blobs, profiles, objects, ...importSettings() };
+  deps ??= { blobs, profiles, ...importSettings() };
   const deadline = Date.now() + context.getRemainingTimeInMillis();
   const imports: ImportReport[] = [];
   for (const record of event.Records ?? []) {

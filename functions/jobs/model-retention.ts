@@ -4,8 +4,8 @@ import { appConfig, numberEnv } from '../../shared/config/env';
 import { zodIssues } from '../../shared/http/validation';
 import { jobHandler } from '../../shared/observability/job';
 import { logger, metrics } from '../../shared/observability/powertools';
-import { S3ObjectStore } from '../../shared/registry/objects';
 import { ModelRegistry, type RetentionReport } from '../../shared/registry/registry';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
 const registry = new ModelRegistry(new S3ObjectStore(s3Client(), config.dataBucket));

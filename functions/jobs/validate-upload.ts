@@ -4,13 +4,11 @@ import { appConfig, numberEnv } from '../../shared/config/env';
 import { jobHandler } from '../../shared/observability/job';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { gatePolicyFromEnv } from '../../shared/registry/gate';
-import { S3ObjectStore } from '../../shared/registry/objects';
 import { ModelRegistry } from '../../shared/registry/registry';
 import { DEFAULT_MAX_MODEL_BYTES, latestHoldout, type UploadReport, validateUpload } from '../../shared/registry/upload';
-import { BlobStore } from '../../shared/storage/blob';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
-const blobs = new BlobStore(s3Client(), config.dataBucket);
 const objects = new S3ObjectStore(s3Client(), config.dataBucket);
 const registry = new ModelRegistry(objects);
 const maxModelBytes = numberEnv('UPLOAD_MAX_MODEL_BYTES', DEFAULT_MAX_MODEL_BYTES);
@@ -29,7 +27,7 @@ export const handler = jobHandler(async (event: S3Event): Promise<UploadReport[]
   for (const record of event.Records ?? []) {
     const key = decodeKey(record.s3.object.key);
     const report = await validateUpload(
-      { registry, objects, maxModelBytes, loadHoldout: () => latestHoldout(blobs, objects), policyFor: (family) => gatePolicyFromEnv(family) },
+      { registry, objects, maxModelBytes, loadHoldout: () => latestHoldout(objects, objects), policyFor: (family) => gatePolicyFromEnv(family) },
       key,
     );
     const modelVersion = report.version ?? 'none';

@@ -16,7 +16,7 @@
  */
 import { readRawEvents } from '../capture/raw-events';
 import { daysBetween, readServed, type ServedRecord } from '../recommend/served-log';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import type { Variant } from './assign';
 
 export const AB_REPORTS_PREFIX = 'reports/ab/';
@@ -295,7 +295,7 @@ const addDays = (day: string, days: number) => new Date(Date.parse(`${day}T00:00
  * events from `day` to the end of the window, writes `reports/ab/dt=<day>.json` (overwritten on a re-run).
  */
 export async function runAbReport(
-  blobs: BlobStore,
+  blobs: ObjectStore,
   options: { day: string; attributionHours: number; now?: Date },
 ): Promise<{ key: string; report: AbReport }> {
   const { day, attributionHours } = options;

@@ -17,12 +17,12 @@
  * outcome is recorded once (if_not_exists).
  */
 import { createHash } from 'node:crypto';
-import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { numberEnv } from '../config/env';
 import type { FieldIssue } from '../http/errors';
 import { zodIssues } from '../http/validation';
+import { type ObjectInfo, ObjectNotFoundError } from '../storage/object-store';
 import {
   type Claim,
   EVENT_IMPORTS_PREFIX,
@@ -75,9 +75,8 @@ export function importSettings(env: NodeJS.ProcessEnv = process.env): ImportSett
   return { partBytes, gzipRatio };
 }
 
-export interface ObjectImportDeps extends ImportDeps, ImportSettings {
-  objects: ImportObjectStore;
-}
+/** What a split import needs besides a file import's deps: its settings (S3 through deps.blobs: head, copy, delete). */
+export type ObjectImportDeps = ImportDeps & ImportSettings;
 
 /** The S3 object an event names (size, eTag and versionId as the notification gives them). */
 export interface ImportObject {
@@ -92,44 +91,11 @@ export interface ImportRunOptions {
   deadline?: number;
 }
 
-/** The S3 operations of a split (BlobStore has whole-object reads and writes only). */
-export class ImportObjectStore {
-  constructor(
-    private readonly s3: S3Client,
-    readonly bucket: string,
-  ) {}
-
-  async head(key: string): Promise<{ size: number; eTag?: string; versionId?: string; metadata: Record<string, string> }> {
-    const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-    return {
-      size: out.ContentLength ?? 0,
-      ...(out.ETag ? { eTag: out.ETag.replace(/"/g, '') } : {}),
-      ...(out.VersionId ? { versionId: out.VersionId } : {}),
-      metadata: out.Metadata ?? {},
-    };
-  }
-
-  async putPart(key: string, body: Buffer): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/gzip' }));
-  }
-
-  /** Server-side copy with new metadata (the copy is what triggers the part's import). */
-  async copy(from: string, to: string, metadata: Record<string, string>): Promise<void> {
-    await this.s3.send(
-      new CopyObjectCommand({
-        Bucket: this.bucket,
-        Key: to,
-        CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`,
-        MetadataDirective: 'REPLACE',
-        Metadata: metadata,
-        ContentType: 'application/gzip',
-      }),
-    );
-  }
-
-  async remove(key: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
-  }
+/** The object an event names must exist (a missing one fails the invocation, as S3's HeadObject does). */
+async function headOf(deps: Pick<ImportDeps, 'blobs'>, key: string): Promise<ObjectInfo> {
+  const head = await deps.blobs.head(key);
+  if (!head) throw new ObjectNotFoundError(key);
+  return head;
 }
 
 const pad = (n: number) => String(n).padStart(5, '0');
@@ -153,11 +119,11 @@ export async function importObject(deps: ObjectImportDeps, object: ImportObject,
       'key',
       `must start with ${EVENT_IMPORTS_PREFIX} (event files) or ${PART_IMPORTS_PREFIX} (their parts)`,
     );
-  const head = object.size === undefined || (object.eTag === undefined && object.versionId === undefined) ? await deps.objects.head(key) : undefined;
+  const head = object.size === undefined || (object.eTag === undefined && object.versionId === undefined) ? await headOf(deps, key) : undefined;
   const size = object.size ?? head?.size ?? 0;
   const estimated = key.endsWith('.gz') ? size * deps.gzipRatio : size;
   if (estimated <= deps.partBytes) return importFile(deps, key, options);
-  return splitImport(deps, { key, size, eTag: object.eTag ?? head?.eTag, versionId: object.versionId ?? head?.versionId }, options);
+  return splitImport(deps, { key, size, eTag: object.eTag ?? head?.etag, versionId: object.versionId ?? head?.versionId }, options);
 }
 
 interface StagedPart {
@@ -259,7 +225,7 @@ async function stageParts(
     onPart: async (part: SplitPart) => {
       checkDeadline(run.deadline, () => `split of ${key}: ${staged.length} parts written in ${Math.round((Date.now() - started) / 1000)} s`);
       const staging = stagingKey(run.objectId, part.number, format);
-      await deps.objects.putPart(staging, part.body);
+      await deps.blobs.put(staging, part.body, { contentType: 'application/gzip' });
       const { number, firstLine, lineOffset, records, sha256: partSha } = part;
       staged.push({ number, stagingKey: staging, firstLine, lineOffset, records, sha256: partSha });
       if (run.deadline === undefined) await run.heartbeat();
@@ -315,16 +281,20 @@ async function handOver(
   await deps.blobs.putJson(reportKey, interim);
   const copies = staged.map((part) => async () => {
     checkDeadline(run.deadline, () => `hand-over of ${report.key}: copying ${staged.length} parts`);
-    await deps.objects.copy(part.stagingKey, partKey(report.source, sha, part.number, format), {
-      'original-key': encodeURIComponent(report.key),
-      source: encodeURIComponent(report.source),
-      'content-sha256': sha,
-      part: String(part.number),
-      parts: String(staged.length),
-      'first-line': String(part.firstLine),
-      'line-offset': String(part.lineOffset),
-      records: String(part.records),
-      'part-sha256': part.sha256,
+    // The copy carries the part's metadata and is what triggers the part's import.
+    await deps.blobs.copy(part.stagingKey, partKey(report.source, sha, part.number, format), {
+      contentType: 'application/gzip',
+      metadata: {
+        'original-key': encodeURIComponent(report.key),
+        source: encodeURIComponent(report.source),
+        'content-sha256': sha,
+        part: String(part.number),
+        parts: String(staged.length),
+        'first-line': String(part.firstLine),
+        'line-offset': String(part.lineOffset),
+        records: String(part.records),
+        'part-sha256': part.sha256,
+      },
     });
   });
   await runLimited(copies, COPY_CONCURRENCY);
@@ -379,7 +349,7 @@ export function parsePartMetadata(key: string, metadata: Record<string, string>)
 
 /** Imports one part (lines counted in the original file), records its outcome, and writes the summary when it is the last. */
 export async function importPart(deps: ObjectImportDeps, key: string, options: ImportRunOptions = {}): Promise<ImportReport> {
-  const parsed = parsePartMetadata(key, (await deps.objects.head(key)).metadata);
+  const parsed = parsePartMetadata(key, (await headOf(deps, key)).metadata ?? {});
   if ('issues' in parsed) {
     const report = newImportReport(deps, key);
     report.rejected = 1;
@@ -525,7 +495,7 @@ async function writeSummary(deps: ObjectImportDeps, sha: string, progress: Progr
 
 async function removeStaged(deps: ObjectImportDeps, staged: StagedPart[]): Promise<void> {
   await runLimited(
-    staged.map((p) => () => deps.objects.remove(p.stagingKey)),
+    staged.map((p) => () => deps.blobs.delete(p.stagingKey)),
     COPY_CONCURRENCY,
   );
 }

@@ -4,7 +4,7 @@ import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } fr
 import { type CsvError, parse } from 'csv-parse';
 import type { FieldIssue } from '../http/errors';
 import { isConditionFailure } from '../identity/graph';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import { CSV_PARSE_OPTIONS, headerIssue, type ImportFormat, MAX_RECORD_BYTES, ndjsonLines, recordTooLongIssue } from './import-split';
 import { mappingFor, type MappedMessage, type RowMapper, type SourceMapping } from './mappings/index';
 import { type CaptureDeps, captureBatch } from './service';
@@ -94,7 +94,7 @@ export interface ImportOptions {
 }
 
 export interface ImportDeps extends CaptureDeps {
-  blobs: BlobStore;
+  blobs: ObjectStore;
   /** Mappings by source (default shared/capture/mappings). */
   mappingFor?: (source: string) => SourceMapping | undefined;
   /** Messages per capture call (default 500). */

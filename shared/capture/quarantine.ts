@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { FieldIssue } from '../http/errors';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import { clearFieldsOf, defaultSealer, type QuarantineClearFields, type QuarantineSealer, type SealedPayload } from './quarantine-seal';
 
 /**
@@ -159,7 +159,7 @@ export function quarantineDay(receivedAt: string): string {
  * rows again (a client retry, a re-uploaded import) rewrites the same object. Returns ids and keys.
  */
 export async function quarantineRows(
-  blobs: BlobStore,
+  blobs: ObjectStore,
   inputs: readonly QuarantineInput[],
   sealer: QuarantineSealer = defaultSealer(),
 ): Promise<{ ids: string[]; keys: string[] }> {
@@ -200,7 +200,7 @@ function parseRows(key: string, bytes: Uint8Array): QuarantineRow[] {
   return rows;
 }
 
-export async function readQuarantineObject(blobs: BlobStore, key: string): Promise<QuarantineRow[]> {
+export async function readQuarantineObject(blobs: ObjectStore, key: string): Promise<QuarantineRow[]> {
   const bytes = await blobs.getBytes(key);
   return bytes ? parseRows(key, bytes) : [];
 }
@@ -215,7 +215,7 @@ export interface ReplayLog {
 }
 
 /** Every row id of a day that a replay already delivered. */
-export async function replayedIds(blobs: BlobStore, day: string): Promise<Set<string>> {
+export async function replayedIds(blobs: ObjectStore, day: string): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const key of await blobs.listKeys(replayLogPrefix(day))) {
     const log = await blobs.getJson<ReplayLog>(key);
@@ -225,7 +225,7 @@ export async function replayedIds(blobs: BlobStore, day: string): Promise<Set<st
 }
 
 /** Records delivered rows; the key hashes the ids, so recording the same ids again is a no-op rewrite. */
-export async function writeReplayLog(blobs: BlobStore, log: ReplayLog): Promise<string> {
+export async function writeReplayLog(blobs: ObjectStore, log: ReplayLog): Promise<string> {
   const hash = createHash('sha256');
   for (const id of [...log.ids].sort()) hash.update(id).update('\n');
   const key = `${replayLogPrefix(log.day)}${hash.digest('hex').slice(0, 32)}.json`;
@@ -293,7 +293,7 @@ function decodeCursor(text: string, day: string): Cursor {
  * One page of a day's quarantine, in object-key order then row order. A message quarantined by two
  * different requests appears once per request; replay de-duplicates by row id.
  */
-export async function listQuarantine(blobs: BlobStore, query: { day: string; limit: number; cursor?: string }): Promise<QuarantinePage> {
+export async function listQuarantine(blobs: ObjectStore, query: { day: string; limit: number; cursor?: string }): Promise<QuarantinePage> {
   const start = query.cursor ? decodeCursor(query.cursor, query.day) : undefined;
   const keys = (await blobs.listKeys(quarantineDayPrefix(query.day))).filter((key) => !start || key >= start.k);
   const replayed = await replayedIds(blobs, query.day);
@@ -311,7 +311,7 @@ export async function listQuarantine(blobs: BlobStore, query: { day: string; lim
 }
 
 /** Every distinct row of a day (first occurrence of each id), in key order. */
-export async function readQuarantineDay(blobs: BlobStore, day: string): Promise<QuarantineRow[]> {
+export async function readQuarantineDay(blobs: ObjectStore, day: string): Promise<QuarantineRow[]> {
   const seen = new Set<string>();
   const rows: QuarantineRow[] = [];
   for (const key of await blobs.listKeys(quarantineDayPrefix(day))) {

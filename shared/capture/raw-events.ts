@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import type { CanonicalEvent, PendingEvent } from './events';
 
 /** Raw storage: gzipped NDJSON of canonical events, partitioned by event date (`dt=YYYY-MM-DD`). */
@@ -47,7 +47,7 @@ export function encodeRawEvents(events: readonly CanonicalEvent[]): RawObject[] 
   return objects.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
-export async function storeRawEvents(blobs: BlobStore, events: readonly CanonicalEvent[]): Promise<string[]> {
+export async function storeRawEvents(blobs: ObjectStore, events: readonly CanonicalEvent[]): Promise<string[]> {
   const objects = encodeRawEvents(events);
   await Promise.all(objects.map((o) => blobs.putBytes(o.key, o.body, 'application/x-ndjson', { contentEncoding: 'gzip' })));
   return objects.map((o) => o.key);
@@ -62,7 +62,7 @@ export function partitionDay(key: string): string | undefined {
  * Reads raw events, optionally for a day range, de-duplicated by event id (a client retry that
  * regrouped a batch can store one event in two objects) and sorted by time.
  */
-export async function readRawEvents(blobs: BlobStore, range: { fromDay?: string; toDay?: string } = {}, concurrency = 8): Promise<CanonicalEvent[]> {
+export async function readRawEvents(blobs: ObjectStore, range: { fromDay?: string; toDay?: string } = {}, concurrency = 8): Promise<CanonicalEvent[]> {
   const keys = (await blobs.listKeys(RAW_EVENTS_PREFIX)).filter((key) => {
     const day = partitionDay(key);
     return day !== undefined && (!range.fromDay || day >= range.fromDay) && (!range.toDay || day <= range.toDay);

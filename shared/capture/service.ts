@@ -4,7 +4,7 @@ import { zodIssues } from '../http/validation';
 import type { ProfileRepository } from '../profiles/repository';
 // Identity resolution (resolveProfiles) is owned by shared/identity.
 import { resolveEvents } from '../identity/resolve';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import type { CanonicalEvent, PendingEvent } from './events';
 import { hostileInputIssues, normalise } from './normalise';
 import { type QuarantineInput, quarantineRows } from './quarantine';
@@ -13,7 +13,7 @@ import { storeRawEvents } from './raw-events';
 import { type BatchEnvelope, type SegmentMessage, safeParseSegmentMessage, segmentMessageSchema } from './schema';
 
 export interface CaptureDeps {
-  blobs: BlobStore;
+  blobs: ObjectStore;
   profiles: ProfileRepository;
   now?: () => Date;
   /** Parallel profile writers (events of one profile are always applied in order). */

@@ -1,11 +1,12 @@
 import { documentClient, s3Client } from '../aws/clients';
 import { requireEnv } from '../config/env';
-import { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
+import { S3ObjectStore } from '../storage/s3-object-store';
 import { CatalogRepository } from './repository';
 import type { CatalogDeps } from './service';
 import { CatalogSnapshots } from './snapshot';
 
-export type CatalogRuntime = CatalogDeps & { blobs: BlobStore };
+export type CatalogRuntime = CatalogDeps & { blobs: ObjectStore };
 
 let shared: { runtime: CatalogRuntime; key: unknown[] } | undefined;
 
@@ -18,8 +19,8 @@ export function catalogRuntime(env: NodeJS.ProcessEnv = process.env): CatalogRun
   const ddb = documentClient();
   const key = [s3, ddb, env.DATA_BUCKET, env.CATALOG_TABLE];
   if (shared?.key.every((v, i) => v === key[i])) return shared.runtime;
-  const blobs = new BlobStore(s3, requireEnv('DATA_BUCKET', env));
-  const runtime = { blobs, repository: new CatalogRepository(ddb, requireEnv('CATALOG_TABLE', env)), snapshots: new CatalogSnapshots(blobs, s3) };
+  const blobs = new S3ObjectStore(s3, requireEnv('DATA_BUCKET', env));
+  const runtime = { blobs, repository: new CatalogRepository(ddb, requireEnv('CATALOG_TABLE', env)), snapshots: new CatalogSnapshots(blobs) };
   shared = { runtime, key };
   return runtime;
 }

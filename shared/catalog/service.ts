@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { FieldIssue } from '../http/errors';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import { type CatalogItem, type CatalogItemInput, validateItem } from './item';
 import type { CatalogRepository } from './repository';
 import type { CatalogPointer, CatalogSnapshots } from './snapshot';
@@ -91,7 +91,7 @@ export const catalogReportKey = (key: string) => `${CATALOG_IMPORT_REPORTS_PREFI
  * are reported with their line number, good ones stored; then the serving snapshot is rebuilt. A second
  * upload of the same file re-applies the same values (or is skipped as stale when items carry updatedAt).
  */
-export async function importCatalog(deps: CatalogDeps & { blobs: BlobStore }, key: string, now = () => new Date()): Promise<CatalogImportReport> {
+export async function importCatalog(deps: CatalogDeps & { blobs: ObjectStore }, key: string, now = () => new Date()): Promise<CatalogImportReport> {
   const report: CatalogImportReport = { key, lines: 0, upserted: 0, stale: 0, rejected: 0, errors: [], finishedAt: '' };
   const addError = (line: number, issues: FieldIssue[], itemId?: string) => {
     report.rejected += 1;

@@ -17,8 +17,7 @@
  * idempotent (newest `updatedAt` wins), so overlap is harmless.
  */
 import { createHash } from 'node:crypto';
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import type { CatalogItem } from './item';
 import type { CatalogRepository } from './repository';
 
@@ -58,10 +57,7 @@ export function mergeItem(items: Map<string, CatalogItem>, item: CatalogItem): b
 }
 
 export class CatalogSnapshots {
-  constructor(
-    private readonly blobs: BlobStore,
-    private readonly s3: S3Client,
-  ) {}
+  constructor(private readonly blobs: ObjectStore) {}
 
   /** Records the items one write request changed (call after their DynamoDB writes succeeded). */
   async writeDelta(items: readonly CatalogItem[], now = Date.now()): Promise<string | undefined> {
@@ -82,22 +78,8 @@ export class CatalogSnapshots {
   }
 
   /** Delta keys after `startAfter` (all when undefined), oldest first. */
-  async listDeltas(startAfter?: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({
-          Bucket: this.blobs.bucket,
-          Prefix: CATALOG_DELTAS_PREFIX,
-          StartAfter: token ? undefined : startAfter,
-          ContinuationToken: token,
-        }),
-      );
-      for (const object of page.Contents ?? []) if (object.Key && (!startAfter || object.Key > startAfter)) keys.push(object.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return keys.sort();
+  listDeltas(startAfter?: string): Promise<string[]> {
+    return this.blobs.listKeys(CATALOG_DELTAS_PREFIX, startAfter === undefined ? {} : { startAfter });
   }
 
   readDelta(key: string): Promise<CatalogItem[]> {
@@ -136,15 +118,7 @@ export class CatalogSnapshots {
     const oldDeltas = (await this.listDeltas()).filter((key) => key < deltaWatermark(startedAt - DELTA_SKEW_MARGIN_MS - DELTA_RETENTION_MS));
     // Containers may still be loading the previous snapshots: keep the newest few.
     const oldSnapshots = (await this.blobs.listKeys(CATALOG_SNAPSHOTS_PREFIX)).filter((k) => k !== key).slice(0, -SNAPSHOTS_KEPT);
-    await this.deleteKeys([...oldDeltas, ...oldSnapshots]);
+    await this.blobs.deleteMany([...oldDeltas, ...oldSnapshots]);
     return pointer;
-  }
-
-  private async deleteKeys(old: readonly string[]): Promise<void> {
-    for (let i = 0; i < old.length; i += 1000) {
-      await this.s3.send(
-        new DeleteObjectsCommand({ Bucket: this.blobs.bucket, Delete: { Objects: old.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
-      );
-    }
   }
 }

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createLocalS3Client, type Emulators, startEmulators } from '../local/emulators';
 import { loadServerlessConfig, type ServerlessConfig } from '../local/serverless-config';
-import { type ConditionalWriteMode, S3ObjectStore } from '../registry/objects';
+import { type ConditionalWriteMode, S3ObjectStore } from '../storage/s3-object-store';
 import { type AliasPointer, KNOWN_ALIASES, type ModelCard, ModelRegistry } from '../registry/registry';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '../..');

@@ -29,7 +29,7 @@ import { daySchema, quarantineIdSchema } from '../capture/schema';
 import type { CaptureDeps } from '../capture/service';
 import { type Emulators, loadServerlessConfig, startEmulators } from '../local';
 import { ProfileRepository } from '../profiles/repository';
-import { BlobStore } from '../storage/blob';
+import { S3ObjectStore } from '../storage/s3-object-store';
 
 const projectRoot = resolve(import.meta.dirname, '../..');
 
@@ -138,7 +138,7 @@ async function openTarget(): Promise<Target> {
     say(`AWS: s3://${bucket}, table ${table} (${process.env.AWS_REGION})`);
     // PII_HASH_KEY_PARAMETER in the shell: read the key from SSM as the deployed functions do.
     await secrets().load();
-    return storeTarget({ blobs: new BlobStore(s3Client(), bucket), profiles: new ProfileRepository(documentClient(), table) }, async () => undefined);
+    return storeTarget({ blobs: new S3ObjectStore(s3Client(), bucket), profiles: new ProfileRepository(documentClient(), table) }, async () => undefined);
   }
   const config = loadServerlessConfig(resolve(projectRoot, 'serverless.yml'), { stage: values.stage ?? 'local' });
   const dataDir = resolve(values['data-dir'] ?? resolve(projectRoot, '.local-data'));
@@ -152,7 +152,7 @@ async function openTarget(): Promise<Target> {
   const env = config.provider.environment;
   say(`local data dir ${dataDir}: s3://${env.DATA_BUCKET}, table ${env.PROFILES_TABLE}`);
   return storeTarget(
-    { blobs: new BlobStore(s3Client(), env.DATA_BUCKET as string), profiles: new ProfileRepository(documentClient(), env.PROFILES_TABLE as string) },
+    { blobs: new S3ObjectStore(s3Client(), env.DATA_BUCKET as string), profiles: new ProfileRepository(documentClient(), env.PROFILES_TABLE as string) },
     () => emulators.stop(),
   );
 }

@@ -1,7 +1,7 @@
 import { readRawEvents } from '../capture/raw-events';
 import type { MergeRedirects } from '../identity/redirects';
 import { withoutSuppressed } from '../privacy/suppression';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import { type FeatureManifest, writeFeatureFiles } from './files';
 import { finishFeatures, partialFromEvents, redirectPartial } from './partials';
 
@@ -12,7 +12,7 @@ export { FEATURES_PREFIX, type FeatureManifest, type ItemFeatures, type UserFeat
  * features/. The same aggregation as the distributed job (./partials), over the whole event stream
  * as one partition.
  */
-export async function buildFeatures(blobs: BlobStore, options: { asOf?: Date; redirects?: MergeRedirects } = {}, now = new Date()): Promise<FeatureManifest> {
+export async function buildFeatures(blobs: ObjectStore, options: { asOf?: Date; redirects?: MergeRedirects } = {}, now = new Date()): Promise<FeatureManifest> {
   // Privacy: erased shoppers (suppression list) never reach a feature file.
   const events = await withoutSuppressed(blobs, await readRawEvents(blobs, options.asOf ? { toDay: options.asOf.toISOString().slice(0, 10) } : {}));
   const asOfMs = options.asOf?.getTime() ?? Date.parse(events.at(-1)?.timestamp ?? now.toISOString());

@@ -1,4 +1,4 @@
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 
 export const FEATURES_PREFIX = 'features/';
 
@@ -58,7 +58,7 @@ export interface FeatureManifest {
  * rewrites the same objects.
  */
 export async function writeFeatureFiles(
-  blobs: BlobStore,
+  blobs: ObjectStore,
   rows: { users: readonly UserFeatures[]; items: readonly ItemFeatures[] },
   stats: { asOfMs: number; events: number },
   now: Date,

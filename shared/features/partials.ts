@@ -19,12 +19,11 @@
  * so merging partials in any order gives the monolithic result.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { CanonicalEvent } from '../capture/events';
 import { partitionDay, RAW_EVENTS_PREFIX } from '../capture/raw-events';
 import type { MergeRedirects } from '../identity/redirects';
 import { loadSuppressedProfiles } from '../privacy/suppression';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import { FEATURES_PREFIX, type FeatureManifest, type ItemFeatures, type UserFeatures, writeFeatureFiles } from './files';
 
 const DAY = 86_400_000;
@@ -391,7 +390,7 @@ export function checkJob(jobId: unknown, request: unknown): { jobId: string; asO
 }
 
 /** Reads one day partition: de-duplicated by event id, sorted, in window, without suppressed shoppers. */
-async function readDay(blobs: BlobStore, keys: readonly string[], asOfMs: number | undefined, suppressed: ReadonlySet<string>) {
+async function readDay(blobs: ObjectStore, keys: readonly string[], asOfMs: number | undefined, suppressed: ReadonlySet<string>) {
   const byId = new Map<string, CanonicalEvent>();
   for (const key of keys) for (const e of await blobs.getNdjson<CanonicalEvent>(key)) if (!byId.has(e.eventId)) byId.set(e.eventId, e);
   return [...byId.values()]
@@ -401,7 +400,7 @@ async function readDay(blobs: BlobStore, keys: readonly string[], asOfMs: number
 
 /** Builds and writes the partial of one day partition (a retry rewrites the same object). */
 export async function buildDayPartial(
-  blobs: BlobStore,
+  blobs: ObjectStore,
   jobId: string,
   day: string,
   asOfMs: number | undefined,
@@ -428,7 +427,7 @@ export interface PartitionBatchResult {
  * reduce step builds any day no batch claimed (objects written after the listing).
  */
 export async function runPartitionBatch(
-  blobs: BlobStore,
+  blobs: ObjectStore,
   input: { Items?: { Key?: string }[]; BatchInput?: { jobId?: unknown; request?: unknown } },
 ): Promise<PartitionBatchResult> {
   const { jobId, asOfMs } = checkJob(input.BatchInput?.jobId, input.BatchInput?.request);
@@ -450,18 +449,13 @@ export async function runPartitionBatch(
   return result;
 }
 
-/** Day partitions under raw/events/ (one LIST page per 1000 days, via the delimiter). */
-export async function listRawDays(s3: S3Client, bucket: string): Promise<string[]> {
+/** Day partitions under raw/events/ (the `dt=<day>` folders). */
+export async function listRawDays(blobs: ObjectStore): Promise<string[]> {
   const days: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: RAW_EVENTS_PREFIX, Delimiter: '/', ContinuationToken: token }));
-    for (const p of page.CommonPrefixes ?? []) {
-      const day = p.Prefix ? partitionDay(p.Prefix) : undefined;
-      if (day) days.push(day);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  for (const folder of await blobs.listFolders(RAW_EVENTS_PREFIX)) {
+    const day = partitionDay(`${RAW_EVENTS_PREFIX}${folder}/`);
+    if (day) days.push(day);
+  }
   return days.sort();
 }
 
@@ -477,15 +471,14 @@ export interface ReduceResult {
  * survivor (`redirects`, read once for the job) and writes the feature files like buildFeatures.
  */
 export async function reduceFeatureJob(
-  s3: S3Client,
-  blobs: BlobStore,
+  blobs: ObjectStore,
   input: { jobId?: unknown; request?: unknown },
   options: { redirects?: MergeRedirects; now?: Date } = {},
 ): Promise<ReduceResult> {
   const now = options.now ?? new Date();
   const { jobId, asOfMs } = checkJob(input.jobId, input.request);
   const asOfDay = asOfMs === undefined ? undefined : new Date(asOfMs).toISOString().slice(0, 10);
-  const days = (await listRawDays(s3, blobs.bucket)).filter((d) => asOfDay === undefined || d <= asOfDay);
+  const days = (await listRawDays(blobs)).filter((d) => asOfDay === undefined || d <= asOfDay);
   const present = new Set((await blobs.listKeys(`${featureJobPrefix(jobId)}partials/`)).map((k) => /dt=(\d{4}-\d{2}-\d{2})\.json\.gz$/.exec(k)?.[1]));
   const missing = days.filter((d) => !present.has(d));
   if (missing.length) {

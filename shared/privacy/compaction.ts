@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { QUARANTINE_PREFIX, type QuarantineRow, REPLAY_LOG_PREFIX, rowIdentifierKeys } from '../capture/quarantine';
 import { RAW_EVENTS_PREFIX } from '../capture/raw-events';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import { loadSuppressedIdentifiers, loadSuppressedProfiles } from './suppression';
 
 export const COMPACTION_REPORTS_PREFIX = 'privacy/compaction/';
@@ -37,7 +37,7 @@ export interface CompactionOptions {
  * same key (gzipped NDJSON, like capture writes it). Objects without such events are left untouched,
  * so a second run rewrites nothing: the job is idempotent and can run on any schedule.
  */
-export async function compactRawEvents(blobs: BlobStore, options: CompactionOptions = {}): Promise<CompactionReport> {
+export async function compactRawEvents(blobs: ObjectStore, options: CompactionOptions = {}): Promise<CompactionReport> {
   const now = options.now ?? (() => new Date());
   const startedAt = now().toISOString();
   const suppressed = options.suppressed ?? (await loadSuppressedProfiles(blobs));
@@ -91,7 +91,7 @@ export async function compactRawEvents(blobs: BlobStore, options: CompactionOpti
 }
 
 /** Returns the number of events removed (0: the object was not rewritten). */
-async function compactObject(blobs: BlobStore, key: string, suppressed: ReadonlySet<string>): Promise<number> {
+async function compactObject(blobs: ObjectStore, key: string, suppressed: ReadonlySet<string>): Promise<number> {
   const bytes = await blobs.getBytes(key);
   if (!bytes) return 0;
   const gz = key.endsWith('.gz');
@@ -117,7 +117,7 @@ async function compactObject(blobs: BlobStore, key: string, suppressed: Readonly
  * byte for byte (their ids unchanged, so replay logs still match). An object left empty stays, empty
  * (no s3:DeleteObject for this job).
  */
-async function compactQuarantineObject(blobs: BlobStore, key: string, suppressed: ReadonlySet<string>): Promise<number> {
+async function compactQuarantineObject(blobs: ObjectStore, key: string, suppressed: ReadonlySet<string>): Promise<number> {
   const bytes = await blobs.getBytes(key);
   if (!bytes) return 0;
   const kept: string[] = [];

@@ -3,7 +3,7 @@ import { isConditionFailure } from '../identity/graph';
 import type { IdentityGraph } from '../identity/graph';
 import type { HashedIdentifier } from '../identity/identifiers';
 import { HISTORY_SK_PREFIX, identifiersOf, type MergeHistoryEntry, profileKey, type StoredProfile } from '../profiles/stored';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 import { identifierKey } from '../identity/identifiers';
 import { suppressIdentifiers, suppressProfiles } from './suppression';
 
@@ -11,7 +11,7 @@ export interface EraseDeps {
   ddb: DynamoDBDocumentClient;
   table: string;
   graph: IdentityGraph;
-  blobs: BlobStore;
+  blobs: ObjectStore;
 }
 
 export interface EraseResult {

@@ -1,4 +1,4 @@
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 
 /**
  * The suppression list: one object per erased profile id under `privacy/suppressed/<profileId>.json`.
@@ -16,7 +16,7 @@ export interface SuppressionEntry {
 
 export const suppressionKey = (profileId: string) => `${SUPPRESSED_PREFIX}${encodeURIComponent(profileId)}.json`;
 
-export async function suppressProfiles(blobs: BlobStore, profileIds: readonly string[], erasedWith: string, now = new Date()): Promise<void> {
+export async function suppressProfiles(blobs: ObjectStore, profileIds: readonly string[], erasedWith: string, now = new Date()): Promise<void> {
   await Promise.all(
     [...new Set(profileIds)].map((profileId) =>
       blobs.putJson(suppressionKey(profileId), { profileId, erasedWith, erasedAt: now.toISOString() } satisfies SuppressionEntry),
@@ -34,14 +34,12 @@ export const SUPPRESSED_IDENTIFIERS_PREFIX = 'privacy/suppressed-identifiers/';
 
 export const suppressedIdentifierKey = (identifierKey: string) => `${SUPPRESSED_IDENTIFIERS_PREFIX}${encodeURIComponent(identifierKey)}.json`;
 
-export async function suppressIdentifiers(blobs: BlobStore, identifierKeys: readonly string[], erasedWith: string, now = new Date()): Promise<void> {
-  await Promise.all(
-    [...new Set(identifierKeys)].map((key) => blobs.putJson(suppressedIdentifierKey(key), { erasedWith, erasedAt: now.toISOString() })),
-  );
+export async function suppressIdentifiers(blobs: ObjectStore, identifierKeys: readonly string[], erasedWith: string, now = new Date()): Promise<void> {
+  await Promise.all([...new Set(identifierKeys)].map((key) => blobs.putJson(suppressedIdentifierKey(key), { erasedWith, erasedAt: now.toISOString() })));
 }
 
 /** Every suppressed identifier key (`type:hash`), from the key names alone. */
-export async function loadSuppressedIdentifiers(blobs: BlobStore): Promise<Set<string>> {
+export async function loadSuppressedIdentifiers(blobs: ObjectStore): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const key of await blobs.listKeys(SUPPRESSED_IDENTIFIERS_PREFIX)) {
     if (key.endsWith('.json')) ids.add(decodeURIComponent(key.slice(SUPPRESSED_IDENTIFIERS_PREFIX.length, -'.json'.length)));
@@ -50,7 +48,7 @@ export async function loadSuppressedIdentifiers(blobs: BlobStore): Promise<Set<s
 }
 
 /** Every suppressed profile id (from the key names alone). */
-export async function loadSuppressedProfiles(blobs: BlobStore): Promise<Set<string>> {
+export async function loadSuppressedProfiles(blobs: ObjectStore): Promise<Set<string>> {
   const keys = await blobs.listKeys(SUPPRESSED_PREFIX);
   const ids = new Set<string>();
   for (const key of keys) {
@@ -64,7 +62,7 @@ export async function loadSuppressedProfiles(blobs: BlobStore): Promise<Set<stri
  * The filter hook of every job that reads raw events into a derived data set (training snapshots,
  * feature files): events of suppressed shoppers never get through, even before compaction ran.
  */
-export async function withoutSuppressed<T extends { profileId: string }>(blobs: BlobStore, events: T[]): Promise<T[]> {
+export async function withoutSuppressed<T extends { profileId: string }>(blobs: ObjectStore, events: T[]): Promise<T[]> {
   const suppressed = await loadSuppressedProfiles(blobs);
   return suppressed.size === 0 ? events : events.filter((e) => !suppressed.has(e.profileId));
 }

@@ -19,7 +19,7 @@
 import { z } from 'zod';
 import { zodIssues } from '../http/validation';
 import { logger, metrics } from '../observability/powertools';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 
 export const BUSINESS_RULES_KEY = 'config/business-rules.json';
 
@@ -71,7 +71,7 @@ export class RulesCache {
   private lastText: string | undefined;
 
   constructor(
-    private readonly blobs: BlobStore,
+    private readonly blobs: ObjectStore,
     private readonly ttlMs: number,
     private readonly clock: () => number = Date.now,
   ) {}

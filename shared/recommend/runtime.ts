@@ -8,7 +8,8 @@ import { CatalogSnapshots } from '../catalog/snapshot';
 import { serviceUnavailable } from '../http/errors';
 import { ProfileRepository } from '../profiles/repository';
 import { ModelRegistry } from '../registry/registry';
-import { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
+import { S3ObjectStore } from '../storage/s3-object-store';
 import { type ServingConfig, servingConfig } from './config';
 import { ContentIndexCache } from './content';
 import { AliasCache, ChampionCache, type LoadedModel } from './model-cache';
@@ -20,7 +21,7 @@ import { type ServingView, ViewCache } from './view';
 /** Everything a serving container keeps between requests: clients, caches, the served-list buffer. */
 export interface ServingRuntime {
   config: ServingConfig;
-  blobs: BlobStore;
+  blobs: ObjectStore;
   registry: ModelRegistry;
   profiles: ProfileRepository;
   /** The profile fields serving reads (a projection of the profile item, see ./profiles). */
@@ -35,8 +36,8 @@ export interface ServingRuntime {
 }
 
 export function createServingRuntime(config: ServingConfig, s3: S3Client, ddb: DynamoDBDocumentClient, clock: () => number = Date.now): ServingRuntime {
-  const blobs = new BlobStore(s3, config.dataBucket);
-  const registry = new ModelRegistry(blobs, { s3 });
+  const blobs = new S3ObjectStore(s3, config.dataBucket);
+  const registry = new ModelRegistry(blobs);
   const profiles = new ProfileRepository(ddb, config.profilesTable);
   return {
     config,
@@ -46,7 +47,7 @@ export function createServingRuntime(config: ServingConfig, s3: S3Client, ddb: D
     shoppers: new ServingProfiles(profiles),
     champion: new ChampionCache(registry, RECOMMENDER_FAMILY, config.modelAliasTtlMs, clock),
     challenger: new AliasCache(registry, RECOMMENDER_FAMILY, 'challenger', config.modelAliasTtlMs, clock, false),
-    catalogue: new CatalogCache(new CatalogSnapshots(blobs, s3), config.catalogTtlMs, clock),
+    catalogue: new CatalogCache(new CatalogSnapshots(blobs), config.catalogTtlMs, clock),
     rules: new RulesCache(blobs, config.rulesTtlMs, clock),
     servedLog: new ServedLog(blobs, { maxAgeMs: config.servedLogMaxAgeMs, maxRecords: config.servedLogMaxRecords }, clock),
     views: new ViewCache(),

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Variant } from '../ab/assign';
 import { logger, metrics } from '../observability/powertools';
-import type { BlobStore } from '../storage/blob';
+import type { ObjectStore } from '../storage/object-store';
 
 export const SERVED_PREFIX = 'serving/recommendations/';
 /** EMF metadata key of a served record while the log batches (see above). */
@@ -81,7 +81,7 @@ export class ServedLog {
   private oldestAt = 0;
 
   constructor(
-    private readonly blobs: BlobStore,
+    private readonly blobs: ObjectStore,
     private readonly policy: { maxAgeMs: number; maxRecords: number },
     private readonly clock: () => number = Date.now,
     /** Whether this invocation's EMF line keeps a durable copy of each record (metrics published). */
@@ -155,7 +155,7 @@ export function daysBetween(fromDay: string, toDay: string): string[] {
 }
 
 /** Served records of a day range (inclusive), for attribution jobs; one listing per day partition. */
-export async function readServed(blobs: BlobStore, fromDay: string, toDay: string): Promise<ServedRecord[]> {
+export async function readServed(blobs: ObjectStore, fromDay: string, toDay: string): Promise<ServedRecord[]> {
   const byId = new Map<string, ServedRecord>();
   for (const day of daysBetween(fromDay, toDay)) {
     for (const key of await blobs.listKeys(`${SERVED_PREFIX}dt=${day}/`)) {

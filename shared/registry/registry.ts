@@ -14,16 +14,18 @@
  * Aliases move by compare-and-swap on the pointer object's ETag (If-Match; If-None-Match for the first
  * move), re-read and retried on 412/409. Each move is recorded under aliases/history/ after it wins;
  * a move also back-fills the entry of the pointer it replaces, so the history is complete even when a
- * writer died between the two writes. See ./objects for how s3rver (which ignores the headers) is
- * handled locally.
+ * writer died between the two writes. See shared/storage/s3-object-store.ts for how s3rver (which
+ * ignores the headers) is handled locally.
  */
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { s3Client } from '../aws/clients';
-import { BlobStore } from '../storage/blob';
-import { type ConditionalWriteMode, md5Hex, type ObjectStore, PreconditionFailedError, S3ObjectStore } from './objects';
+import { md5Hex, type ObjectStore, PreconditionFailedError } from '../storage/object-store';
+import { type ConditionalWriteMode, S3ObjectStore } from '../storage/s3-object-store';
+import type { AliasPointer } from './alias';
 import { checkRetentionOptions, planRetention, type RetentionAlias, type RetentionOptions, type RetentionVersion } from './retention';
+
+export type { AliasPointer } from './alias';
 
 export const MODELS_PREFIX = 'models/';
 /** The aliases this stack uses (others are allowed; these are listed even when unset). */
@@ -69,13 +71,6 @@ export interface ModelCard {
     sha256?: string;
     itemIndex?: 'champion' | 'explicit';
   };
-}
-
-export interface AliasPointer {
-  version: string;
-  updatedAt: string;
-  previous?: string;
-  reason: string;
 }
 
 export class RegistryInputError extends Error {
@@ -165,9 +160,9 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLengt
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface RegistryOptions {
-  /** Client for the conditional writes when the registry is built on a BlobStore (default: the module-scope client). */
+  /** On an S3 store: another client for the registry's reads and writes (default: the store's own). */
   s3?: S3Client;
-  /** Default: emulated against a local endpoint (s3rver ignores If-Match/If-None-Match), native on AWS. */
+  /** On an S3 store: override its conditional-write mode (default: the store's, see defaultConditionalWriteMode). */
   conditionalWrites?: ConditionalWriteMode;
   /** Attempts of an alias move before AliasConflictError (default 25). */
   maxAliasAttempts?: number;
@@ -196,11 +191,11 @@ export class ModelRegistry {
   readonly objects: ObjectStore;
   private readonly maxAliasAttempts: number;
 
-  /** Built on the app's BlobStore (same bucket) or directly on an ObjectStore. */
-  constructor(storage: BlobStore | ObjectStore, options: RegistryOptions = {}) {
+  /** Built on the app's object store (the data bucket, or memory in tests). */
+  constructor(storage: ObjectStore, options: RegistryOptions = {}) {
     this.objects =
-      storage instanceof BlobStore
-        ? new S3ObjectStore(options.s3 ?? s3Client(), storage.bucket, options.conditionalWrites ? { conditionalWrites: options.conditionalWrites } : {})
+      storage instanceof S3ObjectStore && (options.s3 || options.conditionalWrites)
+        ? new S3ObjectStore(options.s3 ?? storage.client, storage.bucket, { conditionalWrites: options.conditionalWrites ?? storage.mode })
         : storage;
     this.maxAliasAttempts = options.maxAliasAttempts ?? 25;
   }

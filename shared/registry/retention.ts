@@ -14,7 +14,7 @@
  * still writing, or a deletion that stopped half-way) are deleted only when every object in them is
  * older than the orphan grace (max(keepDays, 1) days).
  */
-import type { AliasPointer } from './registry';
+import type { AliasPointer } from './alias';
 
 export interface RetentionOptions {
   /** Newest versions always kept (≥ 0). */

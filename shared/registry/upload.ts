@@ -30,7 +30,7 @@ import { createSession, describeSession, type ValueDescription } from '../onnx/s
 import type { BlobStore } from '../storage/blob';
 import { type Interaction, type ItemMeta, loadSnapshot, SNAPSHOTS_PREFIX, type SnapshotManifest } from '../training/snapshot';
 import { type GateDecision, type GatePolicy, gateAgainstChampion } from './gate';
-import type { ObjectStore, StoredObject } from './objects';
+import type { ObjectStore, StoredObject } from '../storage/object-store';
 import { type AliasPointer, type ModelCard, type ModelRegistry, newVersionId, sha256Hex } from './registry';
 
 export const UPLOADS_PREFIX = 'uploads/models/';

@@ -18,7 +18,7 @@ import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type ImportReport, importFile, streamMessages } from '../../shared/capture/import';
-import { ImportObjectStore, importObject, importSettings, type ObjectImportDeps } from '../../shared/capture/import-parts';
+import { importObject, importSettings, type ObjectImportDeps } from '../../shared/capture/import-parts';
 import { onlineRetailMapping } from '../../shared/capture/mappings/online-retail-ii';
 import type { MappedMessage } from '../../shared/capture/mappings/types';
 import { validateMessages } from '../../shared/capture/service';
@@ -160,7 +160,6 @@ async function splitAndOnePart(gigabytes: number) {
     const deps: ObjectImportDeps = {
       blobs: new BlobStore(s3, bucket),
       profiles: new ProfileRepository(ddb, config.tables[0]?.TableName as string),
-      objects: new ImportObjectStore(s3, bucket),
       quarantine: false,
       ...settings,
     };

@@ -11,7 +11,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ImportReport } from '../../shared/capture/import';
-import { ImportObjectStore, importObject, importSettings, type ObjectImportDeps, parsePartMetadata, partKey } from '../../shared/capture/import-parts';
+import { importObject, importSettings, type ObjectImportDeps, parsePartMetadata, partKey } from '../../shared/capture/import-parts';
 import { ProfileRepository } from '../../shared/profiles/repository';
 import { BlobStore } from '../../shared/storage/blob';
 
@@ -27,7 +27,6 @@ function deps(partBytes = 2000): ObjectImportDeps {
   return {
     blobs: new BlobStore(s3, BUCKET),
     profiles: new ProfileRepository(ddb, 'profiles'),
-    objects: new ImportObjectStore(s3, BUCKET),
     partBytes,
     gzipRatio: 10,
   };

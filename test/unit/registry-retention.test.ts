@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryObjectStore, type ObjectStore, type PutOptions } from '../../shared/registry/objects';
+import { MemoryObjectStore } from '../../shared/storage/memory-object-store';
+import type { ObjectStore, PutOptions } from '../../shared/storage/object-store';
 import { type AliasPointer, type ModelCard, ModelRegistry, UnknownVersionError } from '../../shared/registry/registry';
 import { planRetention, type RetentionAlias, RetentionOptionsError, type RetentionVersion } from '../../shared/registry/retention';
 

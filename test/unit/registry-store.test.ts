@@ -21,7 +21,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalS3Client } from '../../shared/local/emulators';
-import { md5Hex, MemoryObjectStore, type ObjectStore, PreconditionFailedError, S3ObjectStore } from '../../shared/registry/objects';
+import { MemoryObjectStore } from '../../shared/storage/memory-object-store';
+import { md5Hex, type ObjectStore, PreconditionFailedError } from '../../shared/storage/object-store';
+import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 import { AliasConflictError, ImmutableVersionError, type ModelCard, ModelRegistry, UnknownVersionError } from '../../shared/registry/registry';
 
 const BUCKET = 'registry-test-bucket';

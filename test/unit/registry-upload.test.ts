@@ -4,7 +4,7 @@ import { buildItemItemOnnx, buildPopularityOnnx } from '../../models/recommender
 import { type ItemIndex, trainRecommender } from '../../models/recommender/train';
 import { buildModel, node, valueInfo } from '../../shared/onnx/graph';
 import { defaultGatePolicy } from '../../shared/registry/gate';
-import { MemoryObjectStore } from '../../shared/registry/objects';
+import { MemoryObjectStore } from '../../shared/storage/memory-object-store';
 import { type ModelCard, ModelRegistry } from '../../shared/registry/registry';
 import { type Holdout, parseUploadKey, type UploadManifest, type UploadReport, validateUpload } from '../../shared/registry/upload';
 import type { Interaction } from '../../shared/training/snapshot';
