@@ -345,29 +345,35 @@ class Resolver {
         return this.self(address);
       case 'file':
         return this.file(params ?? '', address);
-      case 'opt': {
-        if (address === 'stage') return this.opts.stage ?? this.opts.options?.stage ?? MISSING;
-        if (address === 'region') return this.opts.region ?? this.opts.options?.region ?? MISSING;
-        return this.opts.options?.[address] ?? MISSING;
-      }
+      case 'opt':
+        return this.opt(address);
       case 'env': {
         const env = this.opts.env ?? process.env;
         const v = env[address];
         return v === undefined ? MISSING : v;
       }
-      case 'sls': {
-        if (address === 'stage') {
-          if (this.opts.stage) return this.opts.stage;
-          const stage = this.self('provider.stage');
-          return stage === MISSING || stage === undefined ? 'dev' : stage;
-        }
-        if (address === 'instanceId') return `local-${process.pid}`;
-        return MISSING;
-      }
+      case 'sls':
+        return this.sls(address);
       default:
         this.unsupported.add(source);
         return MISSING;
     }
+  }
+
+  private opt(address: string): Lookup {
+    if (address === 'stage') return this.opts.stage ?? this.opts.options?.stage ?? MISSING;
+    if (address === 'region') return this.opts.region ?? this.opts.options?.region ?? MISSING;
+    return this.opts.options?.[address] ?? MISSING;
+  }
+
+  private sls(address: string): Lookup {
+    if (address === 'stage') {
+      if (this.opts.stage) return this.opts.stage;
+      const stage = this.self('provider.stage');
+      return stage === MISSING || stage === undefined ? 'dev' : stage;
+    }
+    if (address === 'instanceId') return `local-${process.pid}`;
+    return MISSING;
   }
 
   /**

@@ -6,15 +6,22 @@
  * serverless-esbuild in <serviceDir>/.esbuild (also with --package), so the project is staged in a
  * temp dir (node_modules symlinked) and the output goes to a separate --package temp dir: this test
  * never touches the project's .serverless/ and concurrent runs do not collide.
+ *
+ * The same run is compared with the CloudFormation baseline (test/fixtures/cloudformation/baseline-resources.json,
+ * shared/cli/cloudformation-baseline.ts): every added, removed or changed resource must be listed, with a
+ * reason, in test/fixtures/cloudformation/intended-changes.ts. The variables serverless.yml reads with
+ * `${env:...}` are unset for the run, so the template holds their defaults, as the baseline does.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BASELINE_STAGE, compareWithBaseline, formatComparison, normaliseTemplate, packagingEnv, readBaseline } from '../../shared/cli/cloudformation-baseline';
 import { type ArtifactReport, type CliResult, LAMBDA_LIMITS, measureArtifact, openZip, PROJECT_ROOT, serverlessBin } from '../../shared/cli/package';
+import { INTENDED_CHANGES } from '../fixtures/cloudformation/intended-changes';
 
-const STAGE = 'pkgtest';
+const STAGE = BASELINE_STAGE; // 'pkgtest'
 const CLI_TIMEOUT_S = 240;
 
 const bin = serverlessBin();
@@ -25,7 +32,7 @@ interface CfnResource {
   Type: string;
   Properties?: Record<string, unknown>;
 }
-type Template = { Resources: Record<string, CfnResource> };
+type Template = { Resources: Record<string, CfnResource>; Outputs?: Record<string, unknown> };
 interface ServerlessState {
   service: { functions: Record<string, { handler: string; package?: { artifact?: string }; environment?: Record<string, string> }> };
 }
@@ -149,7 +156,7 @@ describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS crede
       ];
       const child = spawn(process.execPath, args, {
         cwd: PROJECT_ROOT,
-        env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+        env: packagingEnv(),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout.on('data', (c: Buffer) => {
@@ -189,12 +196,12 @@ describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS crede
       expect.arrayContaining([
         'buildFeatures',
         'captureBatch',
-        'evaluateRecommender',
+        'evaluateCandidate',
         'getRecommendations',
         'prepareSnapshot',
         'promoteModel',
         'recordRun',
-        'trainRecommender',
+        'trainCandidate',
         'validateModelUpload',
       ]),
     );
@@ -203,6 +210,14 @@ describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS crede
       expect(state.service.functions[name]?.package?.artifact, name).toMatch(new RegExp(`${name}\\.zip$`));
       expect(cli.artifacts.find((a) => a.name === name)?.unzippedMB).toBe(reports.get(name)?.unzippedMB);
     }
+  });
+
+  it('deploys what the CloudFormation baseline holds, apart from the listed intended changes', () => {
+    expect(exitCode, diagnostics()).toBe(0);
+    const comparison = compareWithBaseline(normaliseTemplate(template), readBaseline().resources, INTENDED_CHANGES);
+    const report = formatComparison(comparison);
+    expect(comparison.unexplained.length + comparison.stale.length, report).toBe(0);
+    expect(report).toBe('');
   });
 
   it('keeps every artifact under 250 MB unzipped and 50 MB zipped', () => {
@@ -250,21 +265,21 @@ describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS crede
     // The model-serving and model-building functions must have it; the capture and feature
     // functions must not. (prepareSnapshot, promoteModel and recordRun currently require it too:
     // shared/training/pipeline.ts imports models/recommender/evaluate.ts, which imports it.)
-    expect(withOrt).toEqual(expect.arrayContaining(['getRecommendations', 'trainRecommender', 'evaluateRecommender']));
+    expect(withOrt).toEqual(expect.arrayContaining(['getRecommendations', 'trainCandidate', 'evaluateCandidate']));
     expect(withOrt).not.toContain('captureBatch');
     expect(withOrt).not.toContain('buildFeatures');
     expect(withOrt).not.toContain('importEvents');
   });
 
-  it('ships the tfjs WebAssembly binaries (the GRU candidate) to trainRecommender only, where TFJS_WASM_DIR points', () => {
-    const dir = state.service.functions.trainRecommender?.environment?.TFJS_WASM_DIR;
+  it('ships the tfjs WebAssembly binaries (the GRU candidate) to trainCandidate only, where TFJS_WASM_DIR points', () => {
+    const dir = state.service.functions.trainCandidate?.environment?.TFJS_WASM_DIR;
     expect(dir).toBe('/var/task/node_modules/@tensorflow/tfjs-backend-wasm/dist');
     for (const [name, r] of reports) {
       const wasm = openZip(r.file)
         .getEntries()
         .map((e) => e.entryName)
         .filter((n) => n.endsWith('.wasm'));
-      if (name === 'trainRecommender') {
+      if (name === 'trainCandidate') {
         expect(wasm.map((n) => `/var/task/${n}`).sort()).toEqual([`${dir}/tfjs-backend-wasm-simd.wasm`, `${dir}/tfjs-backend-wasm.wasm`]);
       } else expect(wasm, name).toEqual([]);
     }
@@ -335,14 +350,17 @@ describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS crede
     const definition = definitionOf(retrain!);
     expect(definition.StartAt).toBe('PrepareSnapshot');
     expect(stateNames(definition.States)).toEqual(
-      expect.arrayContaining(['PrepareSnapshot', 'TrainRecommender', 'TrainRecommenderOnFargate', 'EvaluateRecommender', 'PromoteModel', 'RecordFailure']),
+      expect.arrayContaining(['PrepareSnapshot', 'TrainCandidate', 'TrainCandidateOnFargate', 'EvaluateCandidate', 'PromoteModel', 'RecordFailure']),
     );
     expect(JSON.stringify(definitionOf(features!))).toContain('"Mode":"DISTRIBUTED"');
   });
 
   it('defines the profiles and catalogue DynamoDB tables, on demand', () => {
     const tables = new Map(
-      resources('AWS::DynamoDB::Table').map(([id, r]) => [id, r.Properties as { KeySchema: { AttributeName: string; KeyType: string }[]; BillingMode?: string }]),
+      resources('AWS::DynamoDB::Table').map(([id, r]) => [
+        id,
+        r.Properties as { KeySchema: { AttributeName: string; KeyType: string }[]; BillingMode?: string },
+      ]),
     );
     expect([...tables.keys()].sort()).toEqual(['CatalogTable', 'ProfilesTable']);
     expect(tables.get('ProfilesTable')!.KeySchema).toEqual([
