@@ -5,7 +5,7 @@ import { IMPORT_REPORTS_PREFIX, IMPORTS_PREFIX, type ImportReport } from '../cap
 import type { LocalStack } from '../local';
 import { BlobStore } from '../storage/blob';
 import { type Item, type SimulateShopOptions, simulateShop } from '../simulator/shop';
-import type { RunReport } from '../training/pipeline';
+import type { RunReport } from '../reports/run-report';
 
 export interface DemoOptions extends SimulateShopOptions {
   /** Messages per POST /v1/batch. */

@@ -1,13 +1,17 @@
 /**
  * The promotion gate shared by our own retrained models (the state machine) and uploaded ones (bring your
- * own ONNX): a candidate replaces the champion only if, on the same holdout,
+ * own ONNX), for every model family: a candidate replaces the champion only if, on the same evaluation cases,
  *   1. it improves the family's main metric over the champion by at least `minImprovement`,
  *   2. no other guarded metric is worse than the champion's by more than `tolerance`,
- *   3. it strictly beats the popularity baseline on `baselineMetrics` (default: the main metric),
- *   4. the holdout has at least `minCases` cases (and the same number for candidate and champion).
- * With no champion yet, rules 1–2 are skipped. Pure: no I/O.
+ *   3. it strictly beats the family's baseline on `baselineMetrics` (default: the main metric),
+ *   4. there are at least `minCases` cases (and the same number for candidate and champion).
+ * "Better" follows each metric's direction (the policy's `direction` / `directions`: NDCG higher,
+ * WAPE lower). With no champion yet, rules 1–2 are skipped. The family's `policy`
+ * (shared/families/contract.ts) gives the defaults. Pure: no I/O.
  */
 import { z } from 'zod';
+import type { Direction, MetricPolicy } from '../families/contract';
+import { getFamily, hasFamily, PRIMARY_FAMILY } from '../families/registry';
 
 export type Metrics = Readonly<Record<string, number>>;
 
@@ -16,81 +20,83 @@ export interface GateDecision {
   reasons: string[];
 }
 
-/**
- * Structurally the same as the retraining run's policy (shared/training/run.ts), which is passed here
- * as is; the optional fields extend it.
- */
-export interface GatePolicy {
-  /** The family's main metric (recommender: NDCG@10). */
-  mainMetric: string;
-  /** Least gain on the main metric over the champion (absolute metric points unless `comparison: 'relative'`); may be negative. */
-  minImprovement: number;
-  /** Largest drop tolerated on any other guarded metric versus the champion (same unit). */
-  tolerance: number;
-  /** Metrics checked for regressions (the main metric may be listed; it is judged by minImprovement). Default: every metric both report but `count`. */
-  guardedMetrics?: string[];
-  /** Fewest holdout cases a decision may rest on. */
-  minCases: number;
-  /** `absolute` (default): metric points; `relative`: fractions of the champion's value. */
-  comparison?: 'absolute' | 'relative';
-  /** Metrics on which the candidate must strictly beat the popularity baseline (default: the main metric). */
-  baselineMetrics?: string[];
-  /** Candidate and champion must have been scored on as many cases, i.e. the same holdout (default true). */
-  requireSameCases?: boolean;
-}
+/** A family's metric policy (shared/families/contract.ts) as the gate applies it. */
+export type GatePolicy = MetricPolicy;
 
-/** Main metric per model family. */
-export const FAMILY_MAIN_METRIC: Readonly<Record<string, string>> = { recommender: 'NDCG@10', sequence: 'NDCG@10' };
-
-/** The default policy; the retraining run's defaults (GATE_MIN_IMPROVEMENT, GATE_TOLERANCE, GATE_MIN_CASES) are the same numbers. */
-export function defaultGatePolicy(family = 'recommender'): GatePolicy {
-  const mainMetric = FAMILY_MAIN_METRIC[family] ?? 'NDCG@10';
+/** The family's default policy (its `policy`, completed): the retraining run's defaults start from it. */
+export function defaultGatePolicy(family = PRIMARY_FAMILY): GatePolicy {
+  const policy = getFamily(family).policy;
   return {
-    mainMetric,
-    minImprovement: 0.001,
-    tolerance: 0.01,
-    guardedMetrics: [mainMetric, 'HR@10', 'MRR@10', 'HR@20'],
-    minCases: 10,
+    direction: 'higher',
     comparison: 'absolute',
-    baselineMetrics: [mainMetric],
     requireSameCases: true,
+    baselineName: 'baseline',
+    ...policy,
+    guardedMetrics: [...(policy.guardedMetrics ?? [policy.mainMetric])],
+    baselineMetrics: [...(policy.baselineMetrics ?? [policy.mainMetric])],
   };
 }
 
 /**
- * The policy a family is judged by outside a retraining run (uploads): the defaults with the same
- * variables the run reads (GATE_MIN_IMPROVEMENT, GATE_TOLERANCE, GATE_MIN_CASES), then GATE_POLICY
- * (JSON overrides, validated).
+ * The policy a family is judged by, from its defaults and the environment (the retraining run and
+ * the upload validator read the same variables):
+ *   GATE_MIN_IMPROVEMENT, GATE_TOLERANCE, GATE_MIN_CASES   numbers in the primary family's (recommender's) units: they apply to it only
+ *   GATE_POLICY   JSON overrides, either `{ "<family>": { …overrides } , … }` or a flat `{ …overrides }` for the primary family (older form)
  */
-export function gatePolicyFromEnv(family = 'recommender', env: NodeJS.ProcessEnv = process.env): GatePolicy {
-  const base = defaultGatePolicy(family);
-  const number = (name: string, fallback: number) => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value)) throw new GatePolicyError([{ field: name, reason: `must be a number, got "${raw}"` }]);
-    return value;
-  };
-  const fromVariables = parseGatePolicy(
-    {
-      minImprovement: number('GATE_MIN_IMPROVEMENT', base.minImprovement),
-      tolerance: number('GATE_TOLERANCE', base.tolerance),
-      minCases: number('GATE_MIN_CASES', base.minCases),
-    },
-    family,
-    base,
-  );
-  return parseGatePolicy(env.GATE_POLICY, family, fromVariables);
+export function gatePolicyFromEnv(family = PRIMARY_FAMILY, env: NodeJS.ProcessEnv = process.env): GatePolicy {
+  let policy = defaultGatePolicy(family);
+  if (family === PRIMARY_FAMILY) {
+    const number = (name: string, fallback: number) => {
+      const raw = env[name];
+      if (raw === undefined || raw === '') return fallback;
+      const value = Number(raw);
+      if (!Number.isFinite(value)) throw new GatePolicyError([{ field: name, reason: `must be a number, got "${raw}"` }]);
+      return value;
+    };
+    policy = parseGatePolicy(
+      {
+        minImprovement: number('GATE_MIN_IMPROVEMENT', policy.minImprovement),
+        tolerance: number('GATE_TOLERANCE', policy.tolerance),
+        minCases: number('GATE_MIN_CASES', policy.minCases),
+      },
+      family,
+      policy,
+    );
+  }
+  const raw = env.GATE_POLICY;
+  if (raw === undefined || raw.trim() === '') return policy;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new GatePolicyError([{ field: 'GATE_POLICY', reason: `is not valid JSON: ${(error as Error).message}` }]);
+  }
+  const perFamily = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).some(hasFamily);
+  if (perFamily) {
+    const own = (parsed as Record<string, unknown>)[family];
+    try {
+      return parseGatePolicy(own, family, policy);
+    } catch (error) {
+      if (error instanceof GatePolicyError) throw new GatePolicyError(error.issues.map((i) => ({ ...i, field: `GATE_POLICY.${family}.${i.field}` })));
+      throw error;
+    }
+  }
+  return family === PRIMARY_FAMILY ? parseGatePolicy(parsed, family, policy) : policy;
 }
 
-const metricName = z.string().regex(/^[A-Za-z]+@\d+$/, 'must be a metric name such as NDCG@10');
-const bounded = (min: number) => z.number({ message: 'must be a number' }).min(min, `must be ≥ ${min}`).max(1, 'must be ≤ 1');
+const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_@.%-]{0,63}$/, 'must be a metric name such as NDCG@10, WAPE or log_loss');
+const direction = z.enum(['higher', 'lower'], { message: "must be 'higher' or 'lower'" });
+// Metric units differ by family (NDCG points, WAPE, units of MAE): any finite number, tolerance ≥ 0.
+const finite = z.number({ message: 'must be a number' }).refine(Number.isFinite, 'must be a finite number');
 
 /** Overrides of the default policy (e.g. a GATE_POLICY JSON variable); unknown fields are refused. */
 export const gatePolicySchema = z.strictObject({
   mainMetric: metricName.optional(),
-  minImprovement: bounded(-1).optional(),
-  tolerance: bounded(0).optional(),
+  direction: direction.optional(),
+  directions: z.record(metricName, direction).optional(),
+  baselineName: z.string().min(1).max(60).optional(),
+  minImprovement: finite.optional(),
+  tolerance: finite.refine((x) => x >= 0, 'must be ≥ 0').optional(),
   comparison: z.enum(['relative', 'absolute'], { message: "must be 'relative' or 'absolute'" }).optional(),
   guardedMetrics: z.array(metricName).optional(),
   baselineMetrics: z.array(metricName).min(1, 'must name at least one metric').optional(),
@@ -106,7 +112,7 @@ export class GatePolicyError extends Error {
 }
 
 /** Default policy of a family with validated overrides (a JSON string or an object); bad fields are named. */
-export function parseGatePolicy(overrides: unknown, family = 'recommender', base: GatePolicy = defaultGatePolicy(family)): GatePolicy {
+export function parseGatePolicy(overrides: unknown, family = PRIMARY_FAMILY, base: GatePolicy = defaultGatePolicy(family)): GatePolicy {
   if (overrides === undefined || overrides === null || overrides === '') return base;
   let value = overrides;
   if (typeof overrides === 'string') {
@@ -136,9 +142,18 @@ const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
 const EPSILON = 1e-12;
 const usable = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 
+/** Direction of a metric under a policy: its own entry, else the main metric's, else higher. */
+export function metricDirection(policy: GatePolicy, metric: string): Direction {
+  return policy.directions?.[metric] ?? policy.direction ?? 'higher';
+}
+
+/** `value` expressed as a gain in the metric's better direction: bigger is better for both directions. */
+const gainOf = (dir: Direction, value: number, reference: number) => (dir === 'higher' ? value - reference : reference - value);
+
 /**
  * Decides whether `candidate` may replace `champion` (null: there is none yet). Every failed rule is a
- * reason; when it passes, the reasons say why.
+ * reason; when it passes, the reasons say why. Lower-is-better metrics (the policy's `direction` /
+ * `directions`) improve by going down.
  */
 export function gateAgainstChampion(
   candidate: Metrics,
@@ -148,14 +163,14 @@ export function gateAgainstChampion(
 ): GateDecision {
   const outcome: Outcome = { failures: [], passes: [] };
   const cases = candidate.count;
-  if (!usable(cases) || cases < policy.minCases) outcome.failures.push(`only ${usable(cases) ? cases : 0} holdout cases, at least ${policy.minCases} needed`);
+  if (!usable(cases) || cases < policy.minCases) outcome.failures.push(`only ${usable(cases) ? cases : 0} evaluation cases, at least ${policy.minCases} needed`);
   if (!usable(candidate[policy.mainMetric]))
     outcome.failures.push(`candidate has no usable ${policy.mainMetric} (got ${String(candidate[policy.mainMetric])})`);
   if (champion) {
     checkMainMetric(candidate, champion, policy, outcome);
     checkGuardedMetrics(candidate, champion, policy, outcome);
   } else {
-    outcome.passes.push('no champion yet: compared with the popularity baseline only');
+    outcome.passes.push(`no champion yet: compared with the ${baselineName(policy)} baseline only`);
   }
   checkBaseline(candidate, baseline, policy, outcome);
   return outcome.failures.length ? { passed: false, reasons: outcome.failures } : { passed: true, reasons: outcome.passes };
@@ -166,30 +181,35 @@ interface Outcome {
   passes: string[];
 }
 
+const baselineName = (policy: GatePolicy) => policy.baselineName ?? 'baseline';
 const inUnit = (policy: GatePolicy, x: number) => (policy.comparison === 'relative' ? `${(x * 100).toFixed(2)} %` : fmt(x));
+const better = (dir: Direction) => (dir === 'higher' ? 'higher is better' : 'lower is better');
 
-/** Rule 1 (and the same-holdout check): the main metric improves on the champion's by minImprovement. */
+/** Rule 1 (and the same-cases check): the main metric improves on the champion's by minImprovement, in its better direction. */
 function checkMainMetric(candidate: Metrics, champion: Metrics, policy: GatePolicy, outcome: Outcome): void {
   const main = policy.mainMetric;
+  const dir = metricDirection(policy, main);
   const c = candidate[main];
   const ch = champion[main];
   const rel = policy.comparison === 'relative';
   if ((policy.requireSameCases ?? true) && usable(candidate.count) && champion.count !== candidate.count) {
-    outcome.failures.push(`candidate was scored on ${candidate.count} cases, champion on ${String(champion.count)}: not the same holdout`);
+    outcome.failures.push(`candidate was scored on ${candidate.count} cases, champion on ${String(champion.count)}: not the same evaluation set`);
   }
   if (!usable(ch)) {
     outcome.failures.push(`champion has no usable ${main} to compare with (got ${String(ch)})`);
     return;
   }
   if (!usable(c)) return;
-  const required = rel ? ch * (1 + policy.minImprovement) : ch + policy.minImprovement;
-  const gain = rel ? (ch > 0 ? inUnit(policy, (c - ch) / ch) : c > ch ? '+∞ %' : '0 %') : fmt(c - ch);
+  const gain = gainOf(dir, c, ch);
+  const required = rel ? Math.abs(ch) * policy.minImprovement : policy.minImprovement;
+  const shown = rel ? (ch !== 0 ? inUnit(policy, gain / Math.abs(ch)) : gain > 0 ? '+∞ %' : '0 %') : fmt(gain);
   const needed = inUnit(policy, policy.minImprovement);
-  if (c + EPSILON < required) outcome.failures.push(`${main} ${fmt(c)} improves on the champion's ${fmt(ch)} by ${gain}, at least ${needed} needed`);
-  else outcome.passes.push(`${main} ${fmt(c)} improves on the champion's ${fmt(ch)} by ${gain} (at least ${needed} needed)`);
+  const what = `${main} ${fmt(c)} improves on the champion's ${fmt(ch)} by ${shown}${dir === 'lower' ? ` (${better(dir)})` : ''}`;
+  if (gain + EPSILON < required) outcome.failures.push(`${what}, at least ${needed} needed`);
+  else outcome.passes.push(`${what} (at least ${needed} needed)`);
 }
 
-/** Rule 2: no other guarded metric is worse than the champion's by more than the tolerance. */
+/** Rule 2: no other guarded metric is worse than the champion's by more than the tolerance, each in its own direction. */
 function checkGuardedMetrics(candidate: Metrics, champion: Metrics, policy: GatePolicy, outcome: Outcome): void {
   const guarded = (policy.guardedMetrics ?? Object.keys(champion).filter((k) => k in candidate)).filter((k) => k !== policy.mainMetric && k !== 'count');
   const before = outcome.failures.length;
@@ -201,23 +221,27 @@ function checkGuardedMetrics(candidate: Metrics, champion: Metrics, policy: Gate
       outcome.failures.push(`candidate has no usable ${metric} (got ${String(cm)}); the champion has ${fmt(chm)}`);
       continue;
     }
-    const floor = policy.comparison === 'relative' ? chm * (1 - policy.tolerance) : chm - policy.tolerance;
-    if (cm + EPSILON < floor) {
-      outcome.failures.push(`${metric} ${fmt(cm)} is worse than the champion's ${fmt(chm)} by more than the ${inUnit(policy, policy.tolerance)} tolerance`);
+    const dir = metricDirection(policy, metric);
+    const allowedLoss = policy.comparison === 'relative' ? Math.abs(chm) * policy.tolerance : policy.tolerance;
+    if (gainOf(dir, cm, chm) + EPSILON < -allowedLoss) {
+      outcome.failures.push(
+        `${metric} ${fmt(cm)} is worse than the champion's ${fmt(chm)} by more than the ${inUnit(policy, policy.tolerance)} tolerance${dir === 'lower' ? ` (${better(dir)})` : ''}`,
+      );
     }
   }
   if (outcome.failures.length === before) outcome.passes.push(`no other metric worse than the champion's by more than ${inUnit(policy, policy.tolerance)}`);
 }
 
-/** Rule 3: strictly better than the popularity baseline on baselineMetrics. */
+/** Rule 3: strictly better than the baseline on baselineMetrics. */
 function checkBaseline(candidate: Metrics, baseline: Metrics, policy: GatePolicy, outcome: Outcome): void {
+  const name = baselineName(policy);
   for (const metric of policy.baselineMetrics ?? [policy.mainMetric]) {
     const cm = candidate[metric];
     const b = baseline[metric];
     if (!usable(b)) outcome.failures.push(`baseline has no usable ${metric} (got ${String(b)})`);
     else if (!usable(cm)) {
       if (metric !== policy.mainMetric) outcome.failures.push(`candidate has no usable ${metric} (got ${String(cm)})`);
-    } else if (!(cm > b)) outcome.failures.push(`${metric} ${fmt(cm)} does not beat the popularity baseline ${fmt(b)}`);
-    else outcome.passes.push(`${metric} ${fmt(cm)} beats the popularity baseline ${fmt(b)}`);
+    } else if (!(gainOf(metricDirection(policy, metric), cm, b) > 0)) outcome.failures.push(`${metric} ${fmt(cm)} does not beat the ${name} baseline ${fmt(b)}`);
+    else outcome.passes.push(`${metric} ${fmt(cm)} beats the ${name} baseline ${fmt(b)}`);
   }
 }

@@ -9,11 +9,11 @@
  *
  * Every key is derived from the run (id, start time), so a retried RecordRun rewrites the same objects.
  */
-import { FAMILIES } from '../training/families';
-import type { RunReport } from '../training/pipeline';
+import { familyNames, getFamily, hasFamily } from '../families/registry';
 import { ModelRegistry } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';
 import { type FamilyHistory, type RunReportHistory, renderRunReportHtml } from './html';
+import { buildRunReport, type RecordEvent, type RunReport } from './run-report';
 
 export type { FamilyHistory, RunReportHistory };
 
@@ -26,7 +26,8 @@ export interface RunSummary {
   startedAt?: string;
   finishedAt: string;
   trigger?: string;
-  families: { family: string; version: string; passed?: boolean; promoted: boolean; 'NDCG@10'?: number; 'HR@10'?: number }[];
+  /** Per family: its candidate, the gate's decision, and the metrics its presentation lists (the main metric first). */
+  families: { family: string; version: string; passed?: boolean; promoted: boolean; failed?: boolean; mainMetric?: string; metrics: Record<string, number> }[];
   error?: string;
   reportKey: string;
   htmlKey: string;
@@ -45,14 +46,19 @@ export function summarise(report: RunReport): RunSummary {
     ...(report.startedAt ? { startedAt: report.startedAt } : {}),
     finishedAt: report.finishedAt,
     ...(report.trigger ? { trigger: report.trigger } : {}),
-    families: report.families.map((f) => ({
-      family: f.family,
-      version: f.candidate.version,
-      ...(f.gate ? { passed: f.gate.passed } : {}),
-      promoted: f.promoted !== undefined,
-      ...(f.metrics['NDCG@10'] !== undefined ? { 'NDCG@10': f.metrics['NDCG@10'] } : {}),
-      ...(f.metrics['HR@10'] !== undefined ? { 'HR@10': f.metrics['HR@10'] } : {}),
-    })),
+    families: report.families.map((f) => {
+      const main = f.policy?.mainMetric;
+      const shown = [...new Set([...(main ? [main] : []), ...(f.presentation?.metrics ?? [])])];
+      return {
+        family: f.family,
+        version: f.candidate.version,
+        ...(f.gate ? { passed: f.gate.passed } : {}),
+        promoted: f.promoted !== undefined,
+        ...(f.error ? { failed: true } : {}),
+        ...(main ? { mainMetric: main } : {}),
+        metrics: Object.fromEntries(shown.filter((m) => typeof f.metrics[m] === 'number').map((m) => [m, f.metrics[m] as number])),
+      };
+    }),
     ...(report.error?.Error ? { error: report.error.Error } : {}),
     reportKey: report.reportKey,
     htmlKey: report.htmlKey,
@@ -60,7 +66,7 @@ export function summarise(report: RunReport): RunSummary {
 }
 
 /** Reads the last `limit` versions of each family (cards) and the champion alias history from the registry. */
-export async function loadHistory(blobs: BlobStore, families: readonly string[] = Object.keys(FAMILIES), limit = 30): Promise<RunReportHistory> {
+export async function loadHistory(blobs: BlobStore, families: readonly string[] = familyNames(), limit = 30): Promise<RunReportHistory> {
   const registry = new ModelRegistry(blobs);
   return Promise.all(
     families.map(async (family): Promise<FamilyHistory> => {
@@ -73,6 +79,7 @@ export async function loadHistory(blobs: BlobStore, families: readonly string[] 
       const cards = await Promise.all(recent.map((v) => registry.getCard(family, v)));
       return {
         family,
+        ...(hasFamily(family) ? { presentation: getFamily(family).presentation, policy: getFamily(family).policy } : {}),
         versions: recent.map((version, i) => {
           const card = cards[i] as (NonNullable<(typeof cards)[number]> & { compute?: string }) | undefined;
           return {
@@ -93,11 +100,18 @@ export async function loadHistory(blobs: BlobStore, families: readonly string[] 
 
 /** Writes report.json, report.html and the index entry of a run. */
 export async function writeRunReport(blobs: BlobStore, report: RunReport, history?: RunReportHistory): Promise<void> {
-  const families = report.families.length ? report.families.map((f) => f.family) : Object.keys(FAMILIES);
+  const families = report.families.length ? report.families.map((f) => f.family) : (report.config?.families ?? familyNames());
   const html = renderRunReportHtml(report, history ?? (await loadHistory(blobs, families)));
   await blobs.putJson(report.reportKey, report);
   await blobs.putBytes(report.htmlKey, Buffer.from(html, 'utf8'), 'text/html; charset=utf-8');
   await blobs.putJson(runIndexKey(report), summarise(report));
+}
+
+/** The RecordRun task: builds the run report from the state machine's state and writes it, whatever the outcome. */
+export async function recordRun(blobs: BlobStore, event: RecordEvent, now = new Date(), history?: RunReportHistory): Promise<RunReport> {
+  const report = buildRunReport(event, now);
+  await writeRunReport(blobs, report, history);
+  return report;
 }
 
 export interface RunPage {

@@ -1,17 +1,29 @@
 /**
- * The light steps of the retraining state machine: PrepareSnapshot, GateCandidates, PromoteModel and
- * RecordRun. Nothing here reaches onnxruntime-node or tfjs (the per-family train and evaluate steps
- * live in ./trainers/), so these Lambdas ship without the native runtime.
+ * The light steps of the retraining state machine: PrepareSnapshot (once), then per family in the
+ * TrainFamilies Map state GateCandidate and PromoteModel, and RecordRun (once). They read a family
+ * only through its descriptor (shared/families/registry.ts); nothing here reaches onnxruntime-node or
+ * tfjs (the train and evaluate steps load the family's trainer), so these Lambdas ship without the
+ * native runtime.
  */
 import { randomUUID } from 'node:crypto';
 import type { MergeRedirects } from '../identity/redirects';
+import { getFamily, PRIMARY_FAMILY } from '../families/registry';
 import { gateAgainstChampion } from '../registry/gate';
 import { ModelRegistry, newVersionId } from '../registry/registry';
-import { type RunReportHistory, writeRunReport } from '../reports/runs';
 import type { BlobStore } from '../storage/blob';
-import { PRIMARY_FAMILY } from './families';
-import { type FamilyGate, type Promotion, type RunConfig, type RunState, requireSnapshot, resolveRunConfig, runKeys } from './run';
-import { prepareSnapshot } from './snapshot';
+import {
+  type FamilyGate,
+  type FamilyPlan,
+  type FamilyTask,
+  type Promotion,
+  type RunConfig,
+  type RunState,
+  requireSnapshot,
+  resolveRunConfig,
+  runKeys,
+  safeRunId,
+} from './run';
+import { prepareSnapshot, type SnapshotManifest } from './snapshot';
 
 export * from './run';
 
@@ -24,7 +36,6 @@ export interface PrepareEvent {
   startedAt?: string;
 }
 
-const safeRunId = (raw: string) => raw.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
 
 /** Thrown when the configuration cannot train a snapshot of this size. */
 export class TrainingComputeError extends Error {
@@ -56,15 +67,14 @@ export async function prepareStep(
     holdoutDays: config.holdoutDays,
     ...(redirects ? { redirects } : {}),
   });
-  const enoughData = snapshot.counts.holdoutUsers >= config.minHoldoutUsers && snapshot.counts.items >= 10;
+  const plan = planFamilies(snapshot, config);
+  const trainable = plan.filter((p) => p.enough).map((p) => ({ family: p.family, compute: p.compute }));
   const { fargate } = config.compute;
-  if (
-    enoughData &&
-    snapshot.counts.interactions > config.compute.fargateAboveInteractions &&
-    (fargate.subnets.length === 0 || fargate.securityGroups.length === 0)
-  ) {
+  const onFargate = trainable.filter((t) => t.compute === 'fargate');
+  if (onFargate.length && (fargate.subnets.length === 0 || fargate.securityGroups.length === 0)) {
+    const sizes = onFargate.map((t) => `${t.family} (${plan.find((p) => p.family === t.family)?.size})`).join(', ');
     throw new TrainingComputeError(
-      `snapshot has ${snapshot.counts.interactions} interactions, above compute.fargateAboveInteractions = ${config.compute.fargateAboveInteractions}, ` +
+      `${sizes} above compute.fargateAboveInteractions = ${config.compute.fargateAboveInteractions}, ` +
         'so it must train on ECS Fargate, but TRAINING_SUBNETS and TRAINING_SECURITY_GROUPS are not both set',
     );
   }
@@ -77,172 +87,76 @@ export async function prepareStep(
     candidateVersion: newVersionId(startedAt, runId),
     stateKey: runKeys(runId).state,
     snapshot,
-    enoughData,
+    plan,
+    trainable,
+    enoughData: trainable.length > 0,
   };
   await blobs.putJson(state.stateKey, state);
   return state;
 }
 
-/**
- * Applies each family's gate to its evaluation (candidate vs champion vs popularity, same holdout)
- * and writes each candidate's model card with the decision. A champion that exists but could not be
- * scored fails the gate: nothing is promoted on a comparison that was not made.
- */
-export async function gateStep(blobs: BlobStore, state: RunState): Promise<RunState> {
-  const evaluations = state.families ?? [];
-  if (evaluations.length === 0) throw new Error('run state has no family evaluations: TrainAndEvaluate must run first');
-  const registry = new ModelRegistry(blobs);
-  const families: FamilyGate[] = [];
-  for (const evaluation of evaluations) {
-    const policy = state.config.policies[evaluation.family];
-    if (!policy) throw new Error(`no gate policy for family ${evaluation.family}`);
-    const decision = gateAgainstChampion(evaluation.metrics, evaluation.champion?.metrics ?? null, evaluation.baseline, policy);
-    const reasons = [...decision.reasons];
-    let passed = decision.passed;
-    if (evaluation.championNotComparable) {
-      passed = false;
-      reasons.unshift(`not compared with the champion: ${evaluation.championNotComparable}`);
-    }
-    const gate: FamilyGate = { family: evaluation.family, passed, reasons, policy, championVersion: evaluation.champion?.version ?? null };
-    if (evaluation.championNotComparable) {
-      const alias = await registry.getAlias(evaluation.family, 'champion');
-      gate.championVersion = alias?.version ?? null;
-    }
-    families.push(gate);
-    const card = await registry.getCard(evaluation.family, evaluation.candidate.version);
-    if (!card) throw new Error(`candidate ${evaluation.family}/${evaluation.candidate.version} has no model card`);
-    const snapshot = requireSnapshot(state);
-    await registry.putCard({
-      ...card,
-      metrics: evaluation.metrics,
-      baseline: evaluation.baseline,
-      ...(evaluation.champion ? { champion: { version: evaluation.champion.version, metrics: evaluation.champion.metrics } } : {}),
-      holdout: { snapshot: snapshot.runId, asOf: snapshot.asOf, holdoutStart: snapshot.holdoutStart, cases: evaluation.cases },
-      gate: { passed: gate.passed, reasons: gate.reasons },
-    });
-  }
-  return { ...state, gate: { passed: families.some((f) => f.passed), families } };
-}
-
-/**
- * Moves each passing family's champion alias to its candidate, only from the champion the candidate
- * was judged against (compare-and-set: a champion moved meanwhile fails the task with
- * AliasConflictError and nothing is overwritten). A retry after a partial promotion finds the alias
- * already on the candidate and leaves it.
- */
-export async function promoteStep(blobs: BlobStore, state: RunState, now = new Date()): Promise<RunState> {
-  const passing = (state.gate?.families ?? []).filter((f) => f.passed);
-  if (passing.length === 0) throw new Error('only candidates that passed the gate can be promoted');
-  const registry = new ModelRegistry(blobs);
-  const promotions: Promotion[] = [];
-  for (const gate of passing) {
-    const reason = `run ${state.runId}: ${gate.reasons.join('; ')}`;
-    const pointer = await registry.compareAndSetAlias(gate.family, 'champion', gate.championVersion, state.candidateVersion, reason, now);
-    promotions.push({ family: gate.family, version: pointer.version, ...(pointer.previous ? { previous: pointer.previous } : {}) });
-  }
-  return { ...state, promotions };
-}
-
-export type RunOutcome = 'promoted' | 'rejected' | 'skipped' | 'failed';
-
-/** One family's part of a run report. */
-export interface FamilyReport {
-  family: string;
-  candidate: { family: string; version: string; trainingSeconds: number; compute: string };
-  metrics: Record<string, number>;
-  baseline: Record<string, number>;
-  champion?: { version: string; artifact: string; metrics: Record<string, number> };
-  championNotComparable?: string;
-  cases: number;
-  gate?: { passed: boolean; reasons: string[] };
-  promoted?: Promotion;
-}
-
-/**
- * The run report (runs/<runId>/report.json and the state machine's output). The top-level
- * candidate/metrics/baseline/gate/promoted fields repeat the primary family's (`recommender`) for
- * readers written before there were several families.
- */
-export interface RunReport {
-  runId: string;
-  outcome: RunOutcome;
-  startedAt?: string;
-  finishedAt: string;
-  trigger?: string;
-  reportKey: string;
-  htmlKey: string;
-  snapshot?: { asOf: string; holdoutStart: string } & NonNullable<RunState['snapshot']>['counts'];
-  config?: RunConfig;
-  families: FamilyReport[];
-  candidate?: { family: string; version: string; trainingSeconds: number };
-  metrics?: Record<string, number>;
-  baseline?: Record<string, number>;
-  gate?: { passed: boolean; reasons: string[] };
-  promoted?: Promotion;
-  error?: { Error?: string; Cause?: string };
-}
-
-/** What the RecordRun task receives. */
-export interface RecordEvent {
-  outcome: RunOutcome;
-  run: Partial<RunState>;
-  /** The execution name (the run id when PrepareSnapshot never ran). */
-  executionName?: string;
-  /** The execution start time (the run's start when PrepareSnapshot never ran). */
-  startedAt?: string;
-}
-
-export function buildRunReport(event: RecordEvent, now: Date): RunReport {
-  const run = event.run;
-  const runId = run.runId ?? safeRunId(event.executionName ?? `failed-${now.toISOString().replace(/[-:.]/g, '')}`);
-  const keys = runKeys(runId);
-  const gates = new Map((run.gate?.families ?? []).map((g) => [g.family, g]));
-  const promotions = new Map((run.promotions ?? []).map((p) => [p.family, p]));
-  const families: FamilyReport[] = (run.families ?? []).map((e) => {
-    const gate = gates.get(e.family);
-    const promoted = promotions.get(e.family);
+/** Each enabled family's sufficiency and compute, by the same rule for every family. */
+export function planFamilies(snapshot: SnapshotManifest, config: RunConfig): FamilyPlan[] {
+  return config.families.map((name) => {
+    const family = getFamily(name);
+    const hyperparameters = config.hyperparameters[name] ?? {};
+    const sufficiency = family.sufficiency(snapshot, { minHoldoutUsers: config.minHoldoutUsers, hyperparameters });
+    const size = family.computeSize?.(snapshot) ?? snapshot.counts.interactions;
     return {
-      family: e.family,
-      candidate: { family: e.family, version: e.candidate.version, trainingSeconds: e.candidate.trainingSeconds, compute: e.candidate.compute },
-      metrics: e.metrics,
-      baseline: e.baseline,
-      ...(e.champion ? { champion: e.champion } : {}),
-      ...(e.championNotComparable ? { championNotComparable: e.championNotComparable } : {}),
-      cases: e.cases,
-      ...(gate ? { gate: { passed: gate.passed, reasons: gate.reasons } } : {}),
-      ...(promoted ? { promoted } : {}),
+      family: name,
+      enough: sufficiency.enough,
+      ...(sufficiency.enough ? {} : { reason: sufficiency.reason }),
+      compute: size > config.compute.fargateAboveInteractions ? 'fargate' : 'lambda',
+      size,
     };
   });
-  const primary = families.find((f) => f.family === PRIMARY_FAMILY);
-  const snapshot = run.snapshot;
-  const startedAt = run.startedAt ?? event.startedAt;
-  return {
-    runId,
-    outcome: event.outcome,
-    ...(startedAt ? { startedAt } : {}),
-    finishedAt: now.toISOString(),
-    ...(run.trigger ? { trigger: run.trigger } : {}),
-    reportKey: keys.report,
-    htmlKey: keys.html,
-    ...(snapshot ? { snapshot: { asOf: snapshot.asOf, holdoutStart: snapshot.holdoutStart, ...snapshot.counts } } : {}),
-    ...(run.config ? { config: run.config } : {}),
-    families,
-    ...(primary
-      ? {
-          candidate: { family: primary.family, version: primary.candidate.version, trainingSeconds: primary.candidate.trainingSeconds },
-          metrics: primary.metrics,
-          baseline: primary.baseline,
-          ...(primary.gate ? { gate: primary.gate } : {}),
-          ...(primary.promoted ? { promoted: primary.promoted } : {}),
-        }
-      : {}),
-    ...(run.error ? { error: run.error } : {}),
-  };
 }
 
-/** Writes the run report (JSON, HTML with the families' history, list index), whatever the outcome. */
-export async function recordStep(blobs: BlobStore, event: RecordEvent, now = new Date(), history?: RunReportHistory): Promise<RunReport> {
-  const report = buildRunReport(event, now);
-  await writeRunReport(blobs, report, history);
-  return report;
+/**
+ * Applies the family's gate to its evaluation (candidate vs champion vs baseline, same cases) with
+ * the run's policy for it, and writes the candidate's model card with the decision. A champion that
+ * exists but could not be scored fails the gate: nothing is promoted on a comparison that was not made.
+ */
+export async function gateStep(blobs: BlobStore, task: FamilyTask): Promise<FamilyGate> {
+  const { evaluation, run } = task;
+  if (!evaluation) throw new Error(`family ${task.family}: no evaluation in the task input: EvaluateCandidate must run first`);
+  const policy = run.config.policies[task.family];
+  if (!policy) throw new Error(`no gate policy for family ${task.family}`);
+  const registry = new ModelRegistry(blobs);
+  const decision = gateAgainstChampion(evaluation.metrics, evaluation.champion?.metrics ?? null, evaluation.baseline, policy);
+  const reasons = [...decision.reasons];
+  let passed = decision.passed;
+  let championVersion = evaluation.champion?.version ?? null;
+  if (evaluation.championNotComparable) {
+    passed = false;
+    reasons.unshift(`not compared with the champion: ${evaluation.championNotComparable}`);
+    championVersion = (await registry.getAlias(task.family, 'champion'))?.version ?? null;
+  }
+  const gate: FamilyGate = { family: task.family, passed, reasons, policy, championVersion };
+  const card = await registry.getCard(task.family, evaluation.candidate.version);
+  if (!card) throw new Error(`candidate ${task.family}/${evaluation.candidate.version} has no model card`);
+  const snapshot = requireSnapshot(run);
+  await registry.putCard({
+    ...card,
+    metrics: evaluation.metrics,
+    baseline: evaluation.baseline,
+    ...(evaluation.champion ? { champion: { version: evaluation.champion.version, metrics: evaluation.champion.metrics } } : {}),
+    holdout: { snapshot: snapshot.runId, asOf: snapshot.asOf, holdoutStart: snapshot.holdoutStart, cases: evaluation.cases },
+    gate: { passed: gate.passed, reasons: gate.reasons },
+  });
+  return gate;
+}
+
+/**
+ * Moves the family's champion alias to its candidate, only from the champion the candidate was
+ * judged against (compare-and-set: a champion moved meanwhile fails the task with AliasConflictError
+ * and nothing is overwritten). A retry after the move finds the alias already on the candidate.
+ */
+export async function promoteStep(blobs: BlobStore, task: FamilyTask, now = new Date()): Promise<Promotion> {
+  const gate = task.gate;
+  if (!gate?.passed) throw new Error(`family ${task.family}: only a candidate that passed the gate can be promoted`);
+  const registry = new ModelRegistry(blobs);
+  const reason = `run ${task.run.runId}: ${gate.reasons.join('; ')}`;
+  const pointer = await registry.compareAndSetAlias(task.family, 'champion', gate.championVersion, task.run.candidateVersion, reason, now);
+  return { family: task.family, version: pointer.version, ...(pointer.previous ? { previous: pointer.previous } : {}) };
 }

@@ -23,7 +23,7 @@ import { primaryProfileId } from '../../shared/profiles/profile';
 import { ModelRegistry } from '../../shared/registry/registry';
 import { simulateShop } from '../../shared/simulator/shop';
 import { BlobStore } from '../../shared/storage/blob';
-import type { RunReport } from '../../shared/training/pipeline';
+import type { RunReport } from '../../shared/reports/run-report';
 
 const projectRoot = resolve(import.meta.dirname, '../..');
 
@@ -162,18 +162,20 @@ describe('retraining state machine (real serverless.yml, local stack)', () => {
       { executionName: 'run-4-corrupt', retryDelayMs: 0, runOptions: { overrides: { taskResourceLocalHandlers: { PrepareSnapshot: prepareThenCorrupt } } } },
     );
 
-    // Assess
+    // Assess: the family's iteration ends in FamilyFailed; the run is reported, notified and failed.
     expect(run.status).toBe('FAILED');
-    expect(run.error).toBe('RetrainFailed');
+    expect(run.error).toBe('ModelFamiliesFailed');
     expect(await champion()).toBe(before);
     const report = JSON.parse(await s3Text('runs/run-4-corrupt/report.json')) as RunReport;
     expect(report.outcome).toBe('failed');
-    expect(report.error?.Cause).toMatch(/header|gzip|check/i);
-    const notifications = (await blobs.listKeys('notifications/run-4-corrupt/')).filter((k) => k.endsWith('NotifyFailure.json'));
+    expect(report.failedFamilies).toEqual(['recommender']);
+    expect(report.families[0]?.error?.Cause).toMatch(/header|gzip|check/i);
+    const notifications = (await blobs.listKeys('notifications/run-4-corrupt/')).filter((k) => k.endsWith('NotifyFamilyFailure.json'));
     expect(notifications).toHaveLength(1);
     const notification = JSON.parse(await s3Text(notifications[0] as string)) as { Subject: string; Message: string; TopicArn: string };
-    expect(notification.Subject).toBe('Retraining run failed');
+    expect(notification.Subject).toBe('Retraining run had failing model families');
     expect(notification.Message).toContain('run-4-corrupt');
+    expect(notification.Message).toContain('["recommender"]');
     expect(notification.TopicArn).toContain('RetrainNotificationsTopic');
   });
 
@@ -211,7 +213,9 @@ describe('retraining state machine (real serverless.yml, local stack)', () => {
 
     // Assess
     expect(run.status).toBe('SUCCEEDED');
-    expect((run.output as RunReport).outcome).toBe('skipped');
+    const report = run.output as RunReport;
+    expect(report.outcome).toBe('skipped');
+    expect(report.plan).toEqual([expect.objectContaining({ family: 'recommender', enough: false, reason: expect.stringMatching(/at least 100000 needed/) })]);
   });
 
   it('lists the runs newest first and serves each HTML report over HTTP', async () => {
@@ -235,10 +239,10 @@ describe('retraining state machine (real serverless.yml, local stack)', () => {
     expect(html.headers.get('content-security-policy')).toContain("default-src 'none'");
     const body = await html.text();
     expect(body).toContain('<svg');
-    expect(body).toContain('lift over champion');
+    expect(body).toContain('gain over champion');
     expect(body).toMatch(/became champion/);
     expect(body).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
-    expect(await failed.text()).toContain('The champion model was left untouched');
+    expect(await failed.text()).toContain('This family’s champion was left untouched');
     expect(missing.status).toBe(404);
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toContain('"field":"runId"');

@@ -63,14 +63,14 @@ describe('gateAgainstChampion', () => {
       candidate: m(0.3, 0.5, { count: 5 }),
       champion: null,
       passed: false,
-      reasons: [/only 5 holdout cases, at least 10 needed/],
+      reasons: [/only 5 evaluation cases, at least 10 needed/],
     },
     {
       name: 'fails a comparison on different holdouts',
       candidate: m(0.3, 0.5),
       champion: m(0.25, 0.5, { count: 150 }),
       passed: false,
-      reasons: [/scored on 200 cases, champion on 150: not the same holdout/],
+      reasons: [/scored on 200 cases, champion on 150: not the same evaluation set/],
     },
     {
       name: 'fails a NaN metric',
@@ -166,11 +166,55 @@ describe('gateAgainstChampion', () => {
   });
 });
 
+describe('gateAgainstChampion, lower-is-better metrics', () => {
+  // A forecasting-like family: WAPE (main) and MAE lower is better, bias_abs too; coverage higher is better.
+  const lower: GatePolicy = {
+    mainMetric: 'WAPE',
+    direction: 'lower',
+    directions: { coverage: 'higher' },
+    minImprovement: 0.01,
+    tolerance: 0.5,
+    guardedMetrics: ['MAE', 'coverage'],
+    minCases: 10,
+    baselineName: 'seasonal naive',
+  };
+  const f = (wape: number, mae: number, coverage = 0.8): Metrics => ({ WAPE: wape, MAE: mae, coverage, count: 100 });
+  const naive = f(0.5, 5, 0.5);
+
+  it('passes a candidate whose WAPE goes DOWN enough, and says it beats the named baseline', () => {
+    const decision = gateAgainstChampion(f(0.3, 3), f(0.35, 3.2), naive, lower);
+    expect(decision.passed).toBe(true);
+    expect(decision.reasons.join(' ')).toMatch(/WAPE 0\.3000 improves on the champion's 0\.3500 by 0\.0500 \(lower is better\)/);
+    expect(decision.reasons.join(' ')).toMatch(/WAPE 0\.3000 beats the seasonal naive baseline 0\.5000/);
+  });
+
+  it('rejects a candidate whose WAPE goes UP, or not down by minImprovement', () => {
+    expect(gateAgainstChampion(f(0.4, 3), f(0.35, 3), naive, lower).reasons.join(' ')).toMatch(/by -0\.0500 \(lower is better\), at least 0\.0100 needed/);
+    expect(gateAgainstChampion(f(0.345, 3), f(0.35, 3), naive, lower).passed).toBe(false);
+  });
+
+  it('guards each metric in its own direction: MAE may not rise, coverage may not fall, by more than the tolerance', () => {
+    const maeUp = gateAgainstChampion(f(0.3, 4), f(0.35, 3), naive, lower);
+    const coverageDown = gateAgainstChampion(f(0.3, 3, 0.2), f(0.35, 3, 0.8), naive, { ...lower, tolerance: 0.1, guardedMetrics: ['coverage'] });
+    const coverageUp = gateAgainstChampion(f(0.3, 3, 0.95), f(0.35, 3, 0.8), naive, { ...lower, tolerance: 0.1, guardedMetrics: ['coverage'] });
+    expect(maeUp.reasons.join(' ')).toMatch(/MAE 4\.0000 is worse than the champion's 3\.0000/);
+    expect(coverageDown.reasons.join(' ')).toMatch(/coverage 0\.2000 is worse than the champion's 0\.8000/);
+    expect(coverageUp.passed).toBe(true);
+  });
+
+  it('requires beating the baseline downwards, and relative comparisons work on the absolute champion value', () => {
+    expect(gateAgainstChampion(f(0.6, 3), null, naive, lower).reasons.join(' ')).toMatch(/WAPE 0\.6000 does not beat the seasonal naive baseline 0\.5000/);
+    const relative = { ...lower, comparison: 'relative' as const, minImprovement: 0.1 };
+    expect(gateAgainstChampion(f(0.3, 3), f(0.35, 3), naive, relative).passed).toBe(true); // 14.3 % lower
+    expect(gateAgainstChampion(f(0.33, 3), f(0.35, 3), naive, relative).passed).toBe(false); // 5.7 % lower
+  });
+});
+
 describe('gate policy configuration', () => {
   it('overrides the defaults from JSON and names every bad field', () => {
     // Act
     const parsed = parseGatePolicy('{"minImprovement": 0.02, "comparison": "relative"}');
-    const attempt = () => parseGatePolicy({ minImprovement: 'a lot', tolerance: 2, colour: 'red' });
+    const attempt = () => parseGatePolicy({ minImprovement: 'a lot', tolerance: -2, direction: 'up', colour: 'red' });
 
     // Assess
     expect(parsed).toMatchObject({ mainMetric: 'NDCG@10', minImprovement: 0.02, comparison: 'relative', tolerance: 0.01 });
@@ -181,7 +225,8 @@ describe('gate policy configuration', () => {
       expect((error as GatePolicyError).issues).toEqual(
         expect.arrayContaining([
           { field: 'minImprovement', reason: 'must be a number' },
-          { field: 'tolerance', reason: 'must be ≤ 1' },
+          { field: 'tolerance', reason: 'must be ≥ 0' },
+          { field: 'direction', reason: "must be 'higher' or 'lower'" },
           { field: 'colour', reason: 'unknown field' },
         ]),
       );

@@ -15,7 +15,7 @@ describe('local stand-ins for non-Lambda tasks of the state machines', () => {
 
     // Assess
     expect(retrain.map((t) => [t.stateName, t.integration])).toEqual([
-      ['TrainRecommenderOnFargate', 'arn:aws:states:::ecs:runTask'],
+      ['TrainCandidateOnFargate', 'arn:aws:states:::ecs:runTask'],
       ['NotifyFailure', 'arn:aws:states:::sns:publish'],
     ]);
     expect(features.map((t) => [t.stateName, t.integration])).toEqual([['NotifyFeaturesFailed', 'arn:aws:states:::sns:publish']]);
@@ -25,7 +25,7 @@ describe('local stand-ins for non-Lambda tasks of the state machines', () => {
   it('runs the container named by the task definition, and refuses one it cannot map to source', async () => {
     // Prepare
     const config = loadServerlessConfig(realConfig, { env: {} });
-    const task = findServiceTasks(config.stateMachines.retrain?.definition).find((t) => t.stateName === 'TrainRecommenderOnFargate');
+    const task = findServiceTasks(config.stateMachines.retrain?.definition).find((t) => t.stateName === 'TrainCandidateOnFargate');
     const container = ((
       config.resolved.resources as { Resources: Record<string, { Properties: { ContainerDefinitions: { DockerLabels: Record<string, string> }[] } }> }
     ).Resources.TrainingTaskDefinition?.Properties.ContainerDefinitions ?? [])[0];

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { lift, renderRunReportHtml, type RunReportHistory } from '../../shared/reports/html';
 import { escapeXml, groupedBarChart, lineChart, niceTicks } from '../../shared/reports/svg';
-import type { RunReport } from '../../shared/training/pipeline';
+import type { RunReport } from '../../shared/reports/run-report';
+import { recommenderFamily } from '../../models/recommender/family';
+import { defaultGatePolicy } from '../../shared/registry/gate';
 
 const hostile = '<script>alert("x")</script>&';
 
@@ -14,9 +16,12 @@ function report(overrides: Partial<RunReport> = {}): RunReport {
     trigger: hostile,
     reportKey: 'runs/run-1/report.json',
     htmlKey: 'runs/run-1/report.html',
+    failedFamilies: [],
     families: [
       {
         family: 'recommender',
+        presentation: recommenderFamily.presentation,
+        policy: defaultGatePolicy('recommender'),
         candidate: { family: 'recommender', version: 'v3', trainingSeconds: 2.25, compute: 'lambda' },
         metrics: { 'HR@10': 0.4, 'NDCG@10': 0.25, 'MRR@10': 0.2, 'HR@20': 0.5, count: 50 },
         baseline: { 'HR@10': 0.2, 'NDCG@10': 0.1, 'MRR@10': 0.08, 'HR@20': 0.3, count: 50 },
@@ -104,7 +109,50 @@ describe('HTML run report', () => {
     // Assess
     expect(html).toContain('class="badge bad">failed');
     expect(html).toContain('ZlibError: incorrect header check');
-    expect(html).toContain('The champion model was left untouched');
+    expect(html).toContain('The champion models were left untouched');
+  });
+
+  it('shows a lower-is-better family by its own policy: its metrics, its baseline, gains in the better direction', () => {
+    // Prepare
+    const policy = { ...defaultGatePolicy('recommender'), mainMetric: 'WAPE', direction: 'lower' as const, baselineName: 'seasonal naive', guardedMetrics: ['MAE'] };
+    const demand = {
+      family: 'demand',
+      presentation: { title: 'Demand', metrics: ['WAPE', 'MAE'], casesLabel: 'item-days', evaluationSet: 'the last 28 days' },
+      policy,
+      candidate: { family: 'demand', version: 'd2', trainingSeconds: 1, compute: 'lambda' },
+      metrics: { WAPE: 0.3, MAE: 2, count: 40 },
+      baseline: { WAPE: 0.4, MAE: 3, count: 40 },
+      cases: 40,
+      gate: { passed: true, reasons: ['WAPE better'] },
+    };
+
+    // Act
+    const html = renderRunReportHtml(report({ families: [demand] }), []);
+
+    // Assess
+    expect(html).toContain('Demand (demand)');
+    expect(html).toContain('gain over seasonal naive');
+    expect(html).toContain('+25.0 %'); // WAPE 0.30 vs 0.40, lower is better
+    expect(html).toContain('WAPE (main) ↓');
+    expect(html).toContain('40 item-days');
+    expect(html).not.toContain('NDCG');
+  });
+
+  it('reports a failed family on its own, and the families that were not trained with the reason', () => {
+    // Act
+    const html = renderRunReportHtml(
+      report({
+        families: [{ ...report().families[0]!, family: 'other', error: { Error: 'Boom', Cause: 'broken' } }],
+        failedFamilies: ['other'],
+        plan: [{ family: 'quiet', enough: false, reason: '3 shoppers, at least 10 needed', compute: 'lambda', size: 5 }],
+      }),
+      history,
+    );
+
+    // Assess
+    expect(html).toContain('Failed: Boom');
+    expect(html).toContain('This family’s champion was left untouched');
+    expect(html).toContain('<b>quiet</b>: not enough data: 3 shoppers, at least 10 needed');
   });
 });
 
@@ -114,6 +162,8 @@ describe('report charts', () => {
     expect(lift(0.1, 0.2)).toBe('-50.0 %');
     expect(lift(0.1, 0)).toBe('n/a (reference is 0)');
     expect(lift(undefined, 0.2)).toBe('–');
+    expect(lift(0.3, 0.4, 'lower')).toBe('+25.0 %');
+    expect(lift(0.5, 0.4, 'lower')).toBe('-25.0 %');
   });
 
   it('picks round axis ticks that cover the data', () => {

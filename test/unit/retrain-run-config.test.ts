@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SELECTION } from '../../models/recommender/select';
 import { DEFAULT_TRAIN_OPTIONS } from '../../models/recommender/train';
-import { FAMILIES } from '../../shared/training/families';
-import { buildRunReport, type RecordEvent } from '../../shared/training/pipeline';
+import { recommenderFamily } from '../../models/recommender/family';
+import { buildRunReport, type RecordEvent } from '../../shared/reports/run-report';
 import { InvalidRunRequestError, resolveRunConfig, type RunState, runDefaults } from '../../shared/training/run';
 
 const issuesOf = (fn: () => unknown) => {
@@ -37,7 +37,34 @@ describe('run configuration', () => {
   it('fails fast on a bad environment value, naming the variable', () => {
     expect(() => runDefaults({ RETRAIN_HOLDOUT_DAYS: 'seven' })).toThrow(/RETRAIN_HOLDOUT_DAYS/);
     expect(() => runDefaults({ TRAINING_ASSIGN_PUBLIC_IP: 'yes' })).toThrow(/TRAINING_ASSIGN_PUBLIC_IP must be ENABLED or DISABLED/);
-    expect(() => runDefaults({ GATE_POLICY: '{"tolerance": 7}' })).toThrow(/tolerance/);
+    expect(() => runDefaults({ GATE_POLICY: '{"tolerance": -7}' })).toThrow(/tolerance/);
+    expect(() => runDefaults({ GATE_POLICY: '{"recommender": {"direction": "sideways"}}' })).toThrow(/GATE_POLICY\.recommender\.direction/);
+    expect(() => runDefaults({ RETRAIN_FAMILIES: 'recommender,nosuch' })).toThrow(/RETRAIN_FAMILIES names an unknown model family "nosuch"/);
+  });
+
+  it('trains every registered family by default, or those RETRAIN_FAMILIES or the request names', () => {
+    // Act
+    const all = runDefaults({});
+    const listed = runDefaults({ RETRAIN_FAMILIES: 'recommender' });
+    const request = resolveRunConfig({ families: ['recommender'] }, all).config;
+
+    // Assess
+    expect(all.families).toContain('recommender');
+    expect(listed.families).toEqual(['recommender']);
+    expect(request.families).toEqual(['recommender']);
+    expect(issuesOf(() => resolveRunConfig({ families: ['nosuch'] }, all))).toEqual([
+      { field: 'families.0', reason: expect.stringMatching(/unknown model family "nosuch"/) },
+    ]);
+  });
+
+  it('reads GATE_POLICY per family ({ "<family>": {…} }) or, in its older flat form, for the primary family', () => {
+    // Act
+    const perFamily = runDefaults({ GATE_POLICY: '{"recommender": {"tolerance": 0.2}}' });
+    const flat = runDefaults({ GATE_POLICY: '{"tolerance": 0.3}' });
+
+    // Assess
+    expect(perFamily.policies.recommender?.tolerance).toBe(0.2);
+    expect(flat.policies.recommender?.tolerance).toBe(0.3);
   });
 
   it('lays a request over the defaults: hyperparameters, policy and compute per run', () => {
@@ -73,7 +100,7 @@ describe('run configuration', () => {
           holdoutDays: 0,
           asOf: 'last tuesday',
           hyperparameters: { recommender: { lambda: -1, bogus: 1 }, unknownFamily: {} },
-          policy: { recommender: { tolerance: 2 } },
+          policy: { recommender: { tolerance: -2 } },
           surprise: true,
         },
         runDefaults({}),
@@ -90,12 +117,12 @@ describe('run configuration', () => {
       'hyperparameters.unknownFamily': 'unknown field',
       surprise: 'unknown field',
     });
-    expect(fields['policy.recommender.tolerance']).toMatch(/≤ 1/);
+    expect(fields['policy.recommender.tolerance']).toMatch(/≥ 0/);
   });
 
   it('accepts exactly the recommender trainer options (and the validation window) as hyperparameters', () => {
     // Prepare
-    const schema = FAMILIES.recommender?.hyperparameters;
+    const schema = recommenderFamily.hyperparameters;
     const all = Object.fromEntries([...Object.keys(DEFAULT_TRAIN_OPTIONS), ...Object.keys(DEFAULT_SELECTION).filter((k) => k === 'validationDays' || k === 'sequenceTrainingSeconds')].map((k) => [k, 5]));
 
     // Act
@@ -121,26 +148,26 @@ describe('run report', () => {
       itemsKey: 'i',
       counts: { events: 10, interactions: 8, users: 3, items: 4, holdoutUsers: 2 },
     },
-    families: [
+    results: [
       {
         family: 'recommender',
-        candidate: { version: 'v2', trainingSeconds: 1.5, compute: 'lambda', hyperparameters: {} },
-        metrics: { 'NDCG@10': 0.3, count: 20 },
-        baseline: { 'NDCG@10': 0.1, count: 20 },
-        champion: { version: 'v1', artifact: 'eval', metrics: { 'NDCG@10': 0.2, count: 20 } },
-        cases: 20,
+        evaluation: {
+          family: 'recommender',
+          candidate: { version: 'v2', trainingSeconds: 1.5, compute: 'lambda', hyperparameters: {} },
+          metrics: { 'NDCG@10': 0.3, count: 20 },
+          baseline: { 'NDCG@10': 0.1, count: 20 },
+          champion: { version: 'v1', artifact: 'eval', metrics: { 'NDCG@10': 0.2, count: 20 } },
+          cases: 20,
+        },
+        gate: { family: 'recommender', passed: true, reasons: ['better'], policy: runDefaults({}).policies.recommender!, championVersion: 'v1' },
+        promotion: { family: 'recommender', version: 'v2', previous: 'v1' },
       },
     ],
-    gate: {
-      passed: true,
-      families: [{ family: 'recommender', passed: true, reasons: ['better'], policy: runDefaults({}).policies.recommender!, championVersion: 'v1' }],
-    },
-    promotions: [{ family: 'recommender', version: 'v2', previous: 'v1' }],
   };
 
   it('keeps the primary family in the top-level fields older readers use', () => {
     // Act
-    const report = buildRunReport({ outcome: 'promoted', run: state }, new Date('2026-10-01T01:00:00Z'));
+    const report = buildRunReport({ run: state }, new Date('2026-10-01T01:00:00Z'));
 
     // Assess
     expect(report).toMatchObject({
@@ -156,6 +183,24 @@ describe('run report', () => {
       snapshot: { interactions: 8, holdoutStart: '2026-09-24T00:00:00.000Z' },
     });
     expect(report.families[0]?.champion?.version).toBe('v1');
+  });
+
+  it('derives the outcome from the families: a failed family is reported on its own and never hides another promotion', () => {
+    // Prepare
+    const failed = { family: 'other', error: { Error: 'Boom', Cause: 'x' } };
+    const rejected = { ...state.results![0]!, promotion: undefined, gate: { ...state.results![0]!.gate!, passed: false } };
+
+    // Act
+    const promotedAndFailed = buildRunReport({ run: { ...state, results: [state.results![0]!, failed] } }, new Date());
+    const rejectedAndFailed = buildRunReport({ run: { ...state, results: [rejected, failed] } }, new Date());
+    const allFailed = buildRunReport({ run: { ...state, results: [failed] } }, new Date());
+
+    // Assess
+    expect(promotedAndFailed).toMatchObject({ outcome: 'promoted', failedFamilies: ['other'] });
+    expect(promotedAndFailed.families.find((f) => f.family === 'other')?.error?.Error).toBe('Boom');
+    expect(rejectedAndFailed).toMatchObject({ outcome: 'rejected', failedFamilies: ['other'] });
+    expect(allFailed).toMatchObject({ outcome: 'failed', failedFamilies: ['other'] });
+    expect(allFailed.candidate).toBeUndefined();
   });
 
   it('names a run that failed before it had an id after its execution', () => {

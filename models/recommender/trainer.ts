@@ -1,22 +1,22 @@
 /**
- * The `recommender` family in the retraining run: train a candidate (in a Lambda or in the Fargate
- * training container — the same function) and evaluate it against the champion and the popularity
- * baseline on the same time-based holdout. Loads onnxruntime-node (through the model code).
+ * The heavy half of the `recommender` family (./family.ts is the descriptor): train a candidate (in
+ * a Lambda or in the Fargate training container — the same function), evaluate it against the
+ * champion and the popularity baseline on the same time-based holdout, check artifacts against the
+ * contract (./contract.ts) and judge uploaded models. Loads onnxruntime-node.
  */
 import type * as ort from 'onnxruntime-node';
-import { RECOMMENDER_FAMILY } from '../../../models/recommender/contract';
-import { buildTestCases, evaluateScorer, onnxScorer, popularityScorer, type TestCase } from '../../../models/recommender/evaluate';
-import { type ModelSelection, type SelectionOptions, itemIndexOf, selectServedModel, trainArtifact } from '../../../models/recommender/select';
-import { DEFAULT_TRAIN_OPTIONS, type ItemIndex } from '../../../models/recommender/train';
-import type { MetricSummary } from '../../../models/evaluation/metrics';
-import { createSession, describeSession } from '../../onnx/session';
-import { type ModelCard, ModelRegistry } from '../../registry/registry';
-import type { BlobStore } from '../../storage/blob';
-import { type FamilyEvaluation, type RunState, requireSnapshot } from '../run';
-import { loadSnapshot } from '../snapshot';
+import type { EvaluateContext, FamilyScores, FamilyTrainer, TrainContext, TrainedCard as FamilyTrainedCard } from '../../shared/families/contract';
+import { createSession, describeSession } from '../../shared/onnx/session';
+import type { ModelRegistry } from '../../shared/registry/registry';
+import { loadSnapshot } from '../../shared/training/snapshot';
+import type { MetricSummary } from '../evaluation/metrics';
+import { checkRecommenderSession, RECOMMENDER_FAMILY } from './contract';
+import { buildTestCases, evaluateScorer, onnxScorer, popularityScorer, type TestCase } from './evaluate';
+import { type ModelSelection, type SelectionOptions, itemIndexOf, selectServedModel, trainArtifact } from './select';
+import { DEFAULT_TRAIN_OPTIONS, type ItemIndex } from './train';
 
-/** A card as the training step writes it: no evaluation yet, plus where it was trained. */
-export type TrainedCard = ModelCard & { compute?: string; selection?: SelectionRecord };
+/** A card as the training step writes it: no evaluation yet, plus where it was trained and how the model was chosen. */
+export type TrainedCard = FamilyTrainedCard & { selection?: SelectionRecord };
 
 /** Bumped when training code changes in a way that changes models. */
 export const CODE_VERSION = 'recommender-selected-blend@2';
@@ -52,15 +52,14 @@ function describeChoice(selection: ModelSelection, params: Record<string, number
  * last; a retry that finds it returns it, one that does not rewrites the same bytes (create-only
  * versions accept identical content).
  */
-export async function trainRecommenderCandidate(blobs: BlobStore, state: RunState, compute: string, now = new Date()): Promise<TrainedCard> {
-  const manifest = requireSnapshot(state);
-  const registry = new ModelRegistry(blobs);
-  const version = state.candidateVersion;
+export async function trainRecommenderCandidate({ blobs, registry, run, compute, now }: TrainContext): Promise<TrainedCard> {
+  const manifest = run.snapshot;
+  const version = run.candidateVersion;
   const done = await registry.getCard(RECOMMENDER_FAMILY, version);
   if (done) return done;
   const { interactions, items: meta } = await loadSnapshot(blobs, manifest);
   const holdoutStartMs = Date.parse(manifest.holdoutStart);
-  const options: SelectionOptions = state.config.hyperparameters[RECOMMENDER_FAMILY] ?? {};
+  const options = run.hyperparameters as SelectionOptions;
   const beforeHoldout = interactions.filter((x) => x.ts < holdoutStartMs);
   const evalItems = itemIndexOf(beforeHoldout, options);
   // The whole window goes in: selection reads only what precedes the holdout, and sizes the GRU's epochs on the largest training.
@@ -172,24 +171,16 @@ export async function championArtifact(
  * the same holdout cases, through onnxruntime as served. Writes nothing (the gate records the
  * result on the card), so a retry is free of side effects.
  */
-export async function evaluateRecommenderCandidate(blobs: BlobStore, state: RunState): Promise<FamilyEvaluation> {
-  const manifest = requireSnapshot(state);
-  const registry = new ModelRegistry(blobs);
-  const version = state.candidateVersion;
-  const [training, snapshot, alias] = await Promise.all([
-    registry.getCard(RECOMMENDER_FAMILY, version) as Promise<TrainedCard | undefined>,
-    loadSnapshot(blobs, manifest),
-    registry.getAlias(RECOMMENDER_FAMILY, 'champion'),
-  ]);
-  if (!training) throw new Error(`candidate ${RECOMMENDER_FAMILY}/${version} has no model card: TrainRecommender did not finish`);
+export async function evaluateRecommenderCandidate({ blobs, registry, run }: EvaluateContext): Promise<FamilyScores> {
+  const manifest = run.snapshot;
+  const version = run.candidateVersion;
+  const [snapshot, alias] = await Promise.all([loadSnapshot(blobs, manifest), registry.getAlias(RECOMMENDER_FAMILY, 'champion')]);
   const cases = buildTestCases(snapshot.interactions, Date.parse(manifest.holdoutStart));
   const candidate = await loadModel(registry, version, 'eval');
   if (!candidate) throw new Error(`candidate ${RECOMMENDER_FAMILY}/${version} is incomplete in the registry (eval/model.onnx, eval/items.json)`);
   const baseline = await evaluateScorer(cases, candidate.items.itemIds, popularityScorer(candidate.items.popularity));
   const metrics = await score(candidate, cases);
-  const evaluation: FamilyEvaluation = {
-    family: RECOMMENDER_FAMILY,
-    candidate: { version, trainingSeconds: training.trainingSeconds, compute: training.compute ?? 'unknown', hyperparameters: training.hyperparameters },
+  const evaluation: FamilyScores = {
     metrics,
     baseline,
     cases: cases.length,
@@ -205,3 +196,19 @@ export async function evaluateRecommenderCandidate(blobs: BlobStore, state: RunS
   }
   return evaluation;
 }
+
+/** The family's trainer (shared/families/trainers.ts loads it by this name). */
+export const trainer: FamilyTrainer = {
+  train: trainRecommenderCandidate,
+  evaluate: evaluateRecommenderCandidate,
+  async checkArtifact(model, { items }) {
+    const session = await createSession(model);
+    try {
+      const nItems = items ?? (Number(session.outputNames.length ? describeSession(session).outputs[0]?.shape?.[1] : Number.NaN) || 1);
+      const result = await checkRecommenderSession(session, nItems);
+      return result.ok ? { ok: true } : { ok: false, reasons: result.reasons };
+    } finally {
+      await session.release();
+    }
+  },
+};

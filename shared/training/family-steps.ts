@@ -1,0 +1,57 @@
+/**
+ * The heavy steps of one family in the retraining run — TrainCandidate and EvaluateCandidate (and
+ * the Fargate training container) — for ANY family: each loads the family's trainer
+ * (shared/families/trainers.ts) and calls it with the run's context for that family.
+ */
+import type { RunContext } from '../families/contract';
+import { getFamily } from '../families/registry';
+import { loadTrainer } from '../families/trainers';
+import { ModelRegistry } from '../registry/registry';
+import type { BlobStore } from '../storage/blob';
+import { type FamilyEvaluation, type FamilyTask, type RunState, requireSnapshot } from './run';
+
+/** What the family's trainer sees of the run. */
+export function runContextOf(run: RunState, family: string): RunContext {
+  getFamily(family);
+  const policy = run.config.policies[family];
+  if (!policy) throw new Error(`run ${run.runId} has no gate policy for family ${family}`);
+  return {
+    runId: run.runId,
+    candidateVersion: run.candidateVersion,
+    snapshot: requireSnapshot(run),
+    hyperparameters: run.config.hyperparameters[family] ?? {},
+    policy,
+  };
+}
+
+export interface TrainedSummary {
+  version: string;
+  trainingSeconds: number;
+  compute: string;
+}
+
+/** Trains the family's candidate of this run (idempotent per version: the trainer returns the card it finds). */
+export async function trainCandidate(blobs: BlobStore, run: RunState, family: string, compute: string, now = new Date()): Promise<TrainedSummary> {
+  const trainer = await loadTrainer(family);
+  const card = await trainer.train({ blobs, registry: new ModelRegistry(blobs), run: runContextOf(run, family), compute, now });
+  if (card.family !== family || card.version !== run.candidateVersion) {
+    throw new Error(`the ${family} trainer wrote card ${card.family}/${card.version}, expected ${family}/${run.candidateVersion}`);
+  }
+  return { version: card.version, trainingSeconds: card.trainingSeconds, compute: card.compute ?? compute };
+}
+
+/** Scores the family's candidate, its champion and its baseline on the same cases. Read only. */
+export async function evaluateCandidate(blobs: BlobStore, task: FamilyTask): Promise<FamilyEvaluation> {
+  const { family, run } = task;
+  const registry = new ModelRegistry(blobs);
+  const card = await registry.getCard(family, run.candidateVersion);
+  if (!card) throw new Error(`candidate ${family}/${run.candidateVersion} has no model card: its training did not finish`);
+  const trainer = await loadTrainer(family);
+  const scores = await trainer.evaluate({ blobs, registry, run: runContextOf(run, family), card });
+  const compute = (card as { compute?: string }).compute ?? task.trained?.compute ?? 'unknown';
+  return {
+    family,
+    candidate: { version: card.version, trainingSeconds: card.trainingSeconds, compute, hyperparameters: card.hyperparameters },
+    ...scores,
+  };
+}

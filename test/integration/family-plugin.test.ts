@@ -1,0 +1,112 @@
+/**
+ * A model family is a plug-in: a throw-away family defined in the test folder
+ * (test/fixtures/families/item-demand.ts, a lower-is-better regression with its own policy) is
+ * registered at run time and trained, evaluated, gated and promoted by the REAL retraining state
+ * machine of serverless.yml on the local stack, next to the recommender — and a family whose
+ * training fails is reported on its own without blocking the others or touching its champion.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resetClients, s3Client } from '../../shared/aws/clients';
+import type { CanonicalEvent } from '../../shared/capture/events';
+import { storeRawEvents } from '../../shared/capture/raw-events';
+import { validateMessages } from '../../shared/capture/service';
+import { registerFamily } from '../../shared/families/registry';
+import { type LocalStack, startLocalStack } from '../../shared/local';
+import { primaryProfileId } from '../../shared/profiles/profile';
+import { ModelRegistry } from '../../shared/registry/registry';
+import type { RunReport } from '../../shared/reports/run-report';
+import { simulateShop } from '../../shared/simulator/shop';
+import { BlobStore } from '../../shared/storage/blob';
+import { brokenFamily, brokenTrainer, ITEM_DEMAND, itemDemandFamily, itemDemandTrainer } from '../fixtures/families/item-demand';
+
+const projectRoot = resolve(import.meta.dirname, '../..');
+
+describe('model families as plug-ins (real state machine, local stack)', () => {
+  let stack: LocalStack;
+  let dataDir: string;
+  let blobs: BlobStore;
+  let registry: ModelRegistry;
+  const unregister: (() => void)[] = [];
+  const champion = async (family: string) => (await registry.getAlias(family, 'champion'))?.version;
+
+  beforeAll(async () => {
+    process.env.LOG_LEVEL = 'ERROR';
+    process.env.METRICS_DISABLED = 'true';
+    dataDir = mkdtempSync(join(tmpdir(), 'family-plugin-'));
+    stack = await startLocalStack({ projectRoot, dataDir, stage: 'plugintest', quiet: true });
+    resetClients();
+    blobs = new BlobStore(s3Client(), stack.config.provider.environment.DATA_BUCKET as string);
+    registry = new ModelRegistry(blobs);
+    const shop = simulateShop({ seed: 5, shoppers: 80, items: 60, days: 35 });
+    const { valid } = validateMessages(shop.events, new Date(shop.period.end));
+    await storeRawEvents(
+      blobs,
+      valid.map((e) => ({ ...e, profileId: primaryProfileId(e.userId ? { userId: e.userId } : { anonymousId: e.anonymousId as string }) }) as CanonicalEvent),
+    );
+    unregister.push(registerFamily(itemDemandFamily, itemDemandTrainer));
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const undo of unregister) undo();
+    await stack?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('trains, gates and promotes a family from the test folder next to the recommender, each by its own policy', async () => {
+    // Act
+    const run = await stack.runStateMachine('retrain', { trigger: 'test', hyperparameters: { recommender: { sequenceTrainingSeconds: 0 } } }, { executionName: 'plugin-1' });
+
+    // Assess
+    const report = run.output as RunReport;
+    expect(run.status).toBe('SUCCEEDED');
+    expect(report.outcome).toBe('promoted');
+    expect(report.families.map((f) => f.family).sort()).toEqual([ITEM_DEMAND, 'recommender']);
+    const demand = report.families.find((f) => f.family === ITEM_DEMAND)!;
+    expect(demand.policy).toMatchObject({ mainMetric: 'MAE', direction: 'lower', baselineName: 'persistence' });
+    expect(demand.metrics.MAE).toBeLessThan(demand.baseline.MAE as number);
+    expect(demand.gate?.reasons.join(' ')).toMatch(/MAE .* beats the persistence baseline/);
+    expect(demand.promoted?.version).toBe(report.families.find((f) => f.family === 'recommender')?.promoted?.version);
+    expect(await champion(ITEM_DEMAND)).toBe(demand.candidate.version);
+    expect(await champion('recommender')).toBe(demand.candidate.version);
+    const card = await registry.getCard(ITEM_DEMAND, demand.candidate.version);
+    expect(card?.gate?.passed).toBe(true);
+    expect(card?.metrics?.MAE).toBe(demand.metrics.MAE);
+    const html = Buffer.from((await blobs.getBytes(report.htmlKey)) ?? []).toString('utf8');
+    expect(html).toContain('Item demand (test) (item-demand)');
+    expect(html).toContain('gain over persistence');
+  }, 240_000);
+
+  it('runs a failing family to its own FamilyFailed end: the others are judged, its champion untouched, the run reported and notified', async () => {
+    // Prepare: the broken family gets a champion first (an item-demand model copied under its name).
+    unregister.push(registerFamily(brokenFamily, brokenTrainer));
+    const demandChampion = (await champion(ITEM_DEMAND)) as string;
+    const bytes = await registry.getModelBytes(ITEM_DEMAND, demandChampion, 'model.onnx');
+    const card = await registry.getCard(ITEM_DEMAND, demandChampion);
+    await registry.putArtifact('broken', 'v-initial', 'model.onnx', bytes as Uint8Array);
+    await registry.putCard({ ...card!, family: 'broken', version: 'v-initial' });
+    await registry.setAlias('broken', 'champion', 'v-initial', 'test setup');
+
+    // Act
+    const run = await stack.runStateMachine(
+      'retrain',
+      { trigger: 'test', families: ['broken', ITEM_DEMAND] },
+      { executionName: 'plugin-2-broken' },
+    );
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('ModelFamiliesFailed');
+    const report = JSON.parse(Buffer.from((await blobs.getBytes('runs/plugin-2-broken/report.json')) ?? []).toString('utf8')) as RunReport;
+    expect(report.failedFamilies).toEqual(['broken']);
+    expect(report.families.find((f) => f.family === 'broken')?.error?.Cause).toContain('training failed on purpose');
+    const demand = report.families.find((f) => f.family === ITEM_DEMAND);
+    expect(demand?.gate).toBeDefined(); // judged on its own (an identical retrain is rejected: no MAE gain)
+    expect(demand?.champion?.version).toBe(demandChampion);
+    expect(await champion('broken')).toBe('v-initial');
+    const notifications = (await blobs.listKeys('notifications/plugin-2-broken/')).filter((k) => k.endsWith('NotifyFamilyFailure.json'));
+    expect(notifications).toHaveLength(1);
+  }, 240_000);
+});
