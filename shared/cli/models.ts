@@ -1,7 +1,7 @@
 /**
  * `npm run models -- <command> [family] [version] [options]`: the model registry from a terminal.
  *
- *   list     [family]            versions (created, HR@10, NDCG@10, gate), aliases and their history
+ *   list     [family]            versions (created, the family's main and shown metrics, gate), aliases and their history
  *   show     <family> [version]  one version's card (default: the champion's)
  *   promote  <family> <version>  moves champion to the version (an operator decision: no gate;
  *                                recorded with reason "manual promote by CLI")
@@ -21,6 +21,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { createLocalS3Client, type Emulators, startEmulators } from '../local/emulators';
 import { loadServerlessConfig, type ServerlessConfig } from '../local/serverless-config';
 import { type ConditionalWriteMode, S3ObjectStore } from '../storage/s3-object-store';
+import { getFamily, hasFamily } from '../families/registry';
 import { type AliasPointer, KNOWN_ALIASES, type ModelCard, ModelRegistry } from '../registry/registry';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
@@ -90,8 +91,22 @@ async function startLocalEmulators(dataDir: string, config: ServerlessConfig): P
   }
 }
 
-const pickMetrics = (m: Record<string, number> | undefined) =>
-  m ? Object.fromEntries(['HR@10', 'NDCG@10'].filter((k) => typeof m[k] === 'number').map((k) => [k, Number((m[k] as number).toFixed(4))])) : {};
+/** The metrics a family shows (its main metric first, then its presentation's), rounded; every metric for a family this process does not know. */
+function pickMetrics(family: string, m: Record<string, number> | undefined): Record<string, number> {
+  if (!m) return {};
+  const shown = hasFamily(family)
+    ? [...new Set([getFamily(family).policy.mainMetric, ...getFamily(family).presentation.metrics])]
+    : Object.keys(m).filter((k) => k !== 'count');
+  return Object.fromEntries(shown.filter((k) => typeof m[k] === 'number').map((k) => [k, Number((m[k] as number).toFixed(4))]));
+}
+
+/** "MAE ↓ (main)" for the family's main metric and lower-is-better ones. */
+function metricLabel(family: string, metric: string): string {
+  if (!hasFamily(family)) return metric;
+  const policy = getFamily(family).policy;
+  const lower = (policy.directions?.[metric] ?? policy.direction ?? 'higher') === 'lower';
+  return `${metric}${lower ? ' ↓' : ''}${metric === policy.mainMetric ? ' (main)' : ''}`;
+}
 
 export interface FamilyListing {
   family: string;
@@ -118,7 +133,7 @@ export async function listFamily(registry: ModelRegistry, family: string): Promi
     ...(card?.createdAt ? { createdAt: card.createdAt } : {}),
     source: card?.source?.kind === 'uploaded' ? `uploaded:${card.source.name ?? ''}` : 'trained',
     ...(card?.algorithm ? { algorithm: card.algorithm } : {}),
-    metrics: pickMetrics(card?.metrics),
+    metrics: pickMetrics(family, card?.metrics),
     ...(card?.gate ? { gate: card.gate } : {}),
     aliases: names.filter((a) => aliases[a]?.current?.version === version),
   }));
@@ -136,7 +151,7 @@ function printListing(io: CliIo, listing: FamilyListing): void {
   for (const v of [...listing.versions].reverse()) {
     const metrics =
       Object.entries(v.metrics)
-        .map(([k, x]) => `${k} ${x.toFixed(4)}`)
+        .map(([k, x]) => `${metricLabel(listing.family, k)} ${x.toFixed(4)}`)
         .join('  ') || 'not evaluated';
     const gate = v.gate ? (v.gate.passed ? 'gate passed' : 'gate failed') : 'no gate';
     io.out(`  ${v.version}  ${v.createdAt ?? '?'}  ${v.source.padEnd(12)} ${metrics}  ${gate}${v.aliases.length ? `  [${v.aliases.join(', ')}]` : ''}`);
@@ -157,18 +172,18 @@ function printCard(io: CliIo, card: ModelCard, aliases: string[]): void {
   if (card.metrics)
     io.out(
       `  metrics     ${Object.entries(card.metrics)
-        .map(([k, v]) => `${k} ${Number(v.toFixed(4))}`)
+        .map(([k, v]) => `${metricLabel(card.family, k)} ${Number(v.toFixed(4))}`)
         .join('  ')}`,
     );
   if (card.baseline)
     io.out(
-      `  baseline    ${Object.entries(pickMetrics(card.baseline))
+      `  baseline    ${Object.entries(pickMetrics(card.family, card.baseline))
         .map(([k, v]) => `${k} ${v}`)
         .join('  ')}`,
     );
   if (card.champion)
     io.out(
-      `  champion    ${card.champion.version}: ${Object.entries(pickMetrics(card.champion.metrics))
+      `  champion    ${card.champion.version}: ${Object.entries(pickMetrics(card.family, card.champion.metrics))
         .map(([k, v]) => `${k} ${v}`)
         .join('  ')}`,
     );
