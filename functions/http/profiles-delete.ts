@@ -3,14 +3,17 @@ import { documentClient, s3Client } from '../../shared/aws/clients';
 import { appConfig } from '../../shared/config/env';
 import { type ApiEvent, type ApiResult, httpHandler, json, parseWith } from '../../shared/http/api';
 import { notFound } from '../../shared/http/errors';
-import { IdentityGraph } from '../../shared/identity/graph';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { eraseProfile, ProfileNotFoundError } from '../../shared/privacy/erase';
+import { IdentityGraph } from '../../shared/profiles/identity-graph';
+import { ProfilesTable } from '../../shared/profiles/table';
 import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
-const ddb = documentClient();
-const deps = { ddb, table: config.profilesTable, graph: new IdentityGraph(ddb, config.profilesTable), blobs: new S3ObjectStore(s3Client(), config.dataBucket) };
+const deps = {
+  graph: new IdentityGraph(new ProfilesTable(documentClient(), config.profilesTable)),
+  blobs: new S3ObjectStore(s3Client(), config.dataBucket),
+};
 
 const requestSchema = z.strictObject({
   profileId: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),

@@ -1,7 +1,7 @@
 import { documentClient, s3Client } from '../../shared/aws/clients';
 import { appConfig } from '../../shared/config/env';
 import { buildFeatures, type FeatureManifest } from '../../shared/features/build';
-import { mergeRedirectsLoader } from '../../shared/identity/redirects';
+import { mergeRedirectsLoader } from '../../shared/profiles/redirects';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { jobHandler } from '../../shared/observability/job';
 import { S3ObjectStore } from '../../shared/storage/s3-object-store';

@@ -1,6 +1,6 @@
 import { documentClient } from '../../shared/aws/clients';
 import { reduceFeatureJob } from '../../shared/features/partials';
-import { mergeRedirectsLoader } from '../../shared/identity/redirects';
+import { mergeRedirectsLoader } from '../../shared/profiles/redirects';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { jobHandler } from '../../shared/observability/job';
 import { dataBlobs } from '../../shared/training/deps';

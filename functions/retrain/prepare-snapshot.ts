@@ -1,5 +1,5 @@
 import { documentClient } from '../../shared/aws/clients';
-import { mergeRedirectsLoader } from '../../shared/identity/redirects';
+import { mergeRedirectsLoader } from '../../shared/profiles/redirects';
 import { logger, metrics } from '../../shared/observability/powertools';
 import { jobHandler } from '../../shared/observability/job';
 import { dataBlobs } from '../../shared/training/deps';

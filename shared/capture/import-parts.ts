@@ -17,7 +17,6 @@
  * outcome is recorded once (if_not_exists).
  */
 import { createHash } from 'node:crypto';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { numberEnv } from '../config/env';
 import type { FieldIssue } from '../http/errors';
@@ -142,11 +141,10 @@ async function splitImport(deps: ObjectImportDeps, object: ImportObject, options
   const refusal = refuseImport(key, report.source, mapping);
   if (refusal) return writeFileError(deps, report, refusal.field, refusal.reason);
   const format = importFormat(key) as ImportFormat;
-  const { client, tableName } = deps.profiles;
   // One split per object version: a duplicate notification of a live or finished split does nothing.
   const objectId = sha256(`${key}\n${object.versionId ?? ''}\n${object.eTag ?? ''}`);
-  const splits = new ImportLedger(client, tableName, { prefix: 'IMPORTOBJ#', sk: 'SPLIT' });
-  const contents = new ImportLedger(client, tableName);
+  const splits = new ImportLedger(deps.profiles.table, 'import-split');
+  const contents = new ImportLedger(deps.profiles.table);
   const lease = () => options.deadline ?? Date.now() + LEASE_MS;
   const objectClaim = await splits.claim(objectId, key, new Date(), lease());
   if (objectClaim.state !== 'claimed') {
@@ -408,41 +406,32 @@ interface ProgressItem extends ProgressPlan {
   parts: Record<string, PartOutcome>;
 }
 
-/** `IMPORT#<content sha256>` / `PARTS`: the plan of a split file and the outcome of each finished part. */
+/** The `import-parts` record of a content hash (shared/profiles/table.ts): the plan of a split file and the outcome of each finished part. */
 class PartProgress {
   constructor(private readonly deps: Pick<ImportDeps, 'profiles'>) {}
 
-  private key(sha: string) {
-    return { pk: `IMPORT#${sha}`, sk: 'PARTS' };
-  }
-
   async init(sha: string, plan: ProgressPlan): Promise<void> {
     const entries = Object.entries({ ...plan, totalParts: plan.split.parts });
-    await this.deps.profiles.client.send(
-      new UpdateCommand({
-        TableName: this.deps.profiles.tableName,
-        Key: this.key(sha),
-        // Outcomes already recorded (a retried hand-over) are kept.
-        UpdateExpression: `SET ${entries.map((_, i) => `#a${i} = :v${i}`).join(', ')}, #parts = if_not_exists(#parts, :empty)`,
-        ExpressionAttributeNames: { ...Object.fromEntries(entries.map(([name], i) => [`#a${i}`, name])), '#parts': 'parts' },
-        ExpressionAttributeValues: { ...Object.fromEntries(entries.map(([, value], i) => [`:v${i}`, value])), ':empty': {} },
-      }),
-    );
+    await this.deps.profiles.table.updateLedger('import-parts', sha, {
+      // Outcomes already recorded (a retried hand-over) are kept.
+      update: `SET ${entries.map((_, i) => `#a${i} = :v${i}`).join(', ')}, #parts = if_not_exists(#parts, :empty)`,
+      names: { ...Object.fromEntries(entries.map(([name], i) => [`#a${i}`, name])), '#parts': 'parts' },
+      values: { ...Object.fromEntries(entries.map(([, value], i) => [`:v${i}`, value])), ':empty': {} },
+    });
   }
 
   /** Records a part's outcome once (a re-delivered part does not overwrite it); returns the item after. */
-  async record(sha: string, part: number, outcome: PartOutcome): Promise<ProgressItem | undefined> {
-    const out = await this.deps.profiles.client.send(
-      new UpdateCommand({
-        TableName: this.deps.profiles.tableName,
-        Key: this.key(sha),
-        UpdateExpression: 'SET #parts.#part = if_not_exists(#parts.#part, :outcome)',
-        ExpressionAttributeNames: { '#parts': 'parts', '#part': partName(part) },
-        ExpressionAttributeValues: { ':outcome': outcome },
-        ReturnValues: 'ALL_NEW',
-      }),
+  record(sha: string, part: number, outcome: PartOutcome): Promise<ProgressItem | undefined> {
+    return this.deps.profiles.table.updateLedger<ProgressItem>(
+      'import-parts',
+      sha,
+      {
+        update: 'SET #parts.#part = if_not_exists(#parts.#part, :outcome)',
+        names: { '#parts': 'parts', '#part': partName(part) },
+        values: { ':outcome': outcome },
+      },
+      true,
     );
-    return out.Attributes as ProgressItem | undefined;
   }
 }
 
@@ -485,7 +474,7 @@ async function writeSummary(deps: ObjectImportDeps, sha: string, progress: Progr
     parts: outcomes,
   };
   await deps.blobs.putJson(progress.reportKey, summary);
-  await new ImportLedger(deps.profiles.client, deps.profiles.tableName).finish(sha, {
+  await new ImportLedger(deps.profiles.table).finish(sha, {
     accepted: summary.accepted,
     rejected: summary.rejected,
     reportKey: progress.reportKey,

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type CsvError, parse } from 'csv-parse';
 import type { FieldIssue } from '../http/errors';
-import { isConditionFailure } from '../identity/graph';
+import { isConditionFailure, type LedgerKind, type ProfilesTable, type Update } from '../profiles/table';
 import type { ObjectStore } from '../storage/object-store';
 import { CSV_PARSE_OPTIONS, headerIssue, type ImportFormat, MAX_RECORD_BYTES, ndjsonLines, recordTooLongIssue } from './import-split';
 import { mappingFor, type MappedMessage, type RowMapper, type SourceMapping } from './mappings/index';
@@ -149,7 +148,7 @@ export async function importFile(deps: ImportDeps, key: string, options: ImportO
     return writeFileError(deps, report, '(file)', `is not a valid gzip file: ${(error as Error).message}`);
   }
   const ledgerId = options.ledgerId?.(report.contentSha256) ?? report.contentSha256;
-  const ledger = new ImportLedger(deps.profiles.client, deps.profiles.tableName);
+  const ledger = new ImportLedger(deps.profiles.table);
   const leaseUntil = () => options.deadline ?? Date.now() + LEASE_MS;
   const claim = await ledger.claim(ledgerId, key, new Date(), leaseUntil());
   if (claim.state !== 'claimed') {
@@ -398,54 +397,45 @@ async function sha256Of(stream: Readable): Promise<string> {
 export type Claim = { state: 'claimed' } | { state: 'done' | 'busy'; key: string; summary?: Record<string, unknown> };
 
 /**
- * Which file contents were imported: `IMPORT#<sha256>` / `FILE` in the profiles table (other
- * records with their own prefix and sort key). A claim is a conditional put holding a lease until
+ * Which file contents were imported: `import-file` records of the profiles table (`import-split`:
+ * one split per uploaded object version; see shared/profiles/table.ts for the keys). A claim is a conditional put holding a lease until
  * `leaseUntil` (the claimer's Lambda deadline, or a heartbeat-renewed LEASE_MS): a duplicate S3
  * notification for a live import is skipped, while a retry after a crash or a timeout takes over
  * once the lease has run out. Items written before leases (heartbeatAt only) expire LEASE_MS after it.
  */
 export class ImportLedger {
   constructor(
-    private readonly ddb: DynamoDBDocumentClient,
-    private readonly table: string,
-    private readonly record: { prefix: string; sk: string } = { prefix: 'IMPORT#', sk: 'FILE' },
+    private readonly table: ProfilesTable,
+    private readonly kind: Extract<LedgerKind, 'import-file' | 'import-split'> = 'import-file',
   ) {}
-
-  private key(id: string) {
-    return { pk: `${this.record.prefix}${id}`, sk: this.record.sk };
-  }
 
   async claim(id: string, key: string, now: Date, leaseUntil = now.getTime() + LEASE_MS): Promise<Claim> {
     try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...this.key(id), status: 'running', key, startedAt: now.toISOString(), heartbeatAt: now.getTime(), leaseUntil },
-          ConditionExpression:
+      await this.table.putLedger(
+        this.kind,
+        id,
+        { status: 'running', key, startedAt: now.toISOString(), heartbeatAt: now.getTime(), leaseUntil },
+        {
+          condition:
             'attribute_not_exists(pk) OR #st = :failed OR (#st <> :done AND leaseUntil < :now) OR (#st = :running AND attribute_not_exists(leaseUntil) AND heartbeatAt < :stale)',
-          ExpressionAttributeNames: { '#st': 'status' },
-          ExpressionAttributeValues: { ':failed': 'failed', ':running': 'running', ':done': 'done', ':now': now.getTime(), ':stale': now.getTime() - LEASE_MS },
-        }),
+          names: { '#st': 'status' },
+          values: { ':failed': 'failed', ':running': 'running', ':done': 'done', ':now': now.getTime(), ':stale': now.getTime() - LEASE_MS },
+        },
       );
       return { state: 'claimed' };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
-    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: this.key(id), ConsistentRead: true }));
-    const item = out.Item as { status?: string; key?: string; summary?: Record<string, unknown> } | undefined;
+    const item = await this.table.getLedger<{ status?: string; key?: string; summary?: Record<string, unknown> }>(this.kind, id);
     if (!item) return this.claim(id, key, now, leaseUntil);
     return { state: item.status === 'done' ? 'done' : 'busy', key: String(item.key), ...(item.summary ? { summary: item.summary } : {}) };
   }
 
   async heartbeat(id: string, leaseUntil = Date.now() + LEASE_MS): Promise<void> {
-    await this.ddb.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: this.key(id),
-        UpdateExpression: 'SET heartbeatAt = :now, leaseUntil = :until',
-        ExpressionAttributeValues: { ':now': Date.now(), ':until': leaseUntil },
-      }),
-    );
+    await this.table.updateLedger(this.kind, id, {
+      update: 'SET heartbeatAt = :now, leaseUntil = :until',
+      values: { ':now': Date.now(), ':until': leaseUntil },
+    });
   }
 
   /**
@@ -453,55 +443,43 @@ export class ImportLedger {
    * `leaseUntil` (after that, a re-upload re-dispatches its parts, which import only what is missing).
    */
   async handOver(id: string, leaseUntil: number, summary: Record<string, unknown>): Promise<void> {
-    await this.ifNotDone(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: this.key(id),
-        UpdateExpression: 'SET #st = :split, leaseUntil = :until, summary = :summary',
-        // Its parts may all have finished (status done) before this runs.
-        ConditionExpression: 'attribute_not_exists(#st) OR #st <> :done',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: { ':split': 'split', ':until': leaseUntil, ':summary': summary, ':done': 'done' },
-      }),
-    );
+    await this.ifNotDone(id, {
+      update: 'SET #st = :split, leaseUntil = :until, summary = :summary',
+      // Its parts may all have finished (status done) before this runs.
+      condition: 'attribute_not_exists(#st) OR #st <> :done',
+      names: { '#st': 'status' },
+      values: { ':split': 'split', ':until': leaseUntil, ':summary': summary, ':done': 'done' },
+    });
   }
 
-  private async ifNotDone(command: UpdateCommand): Promise<void> {
+  private async ifNotDone(id: string, update: Update): Promise<void> {
     try {
-      await this.ddb.send(command);
+      await this.table.updateLedger(this.kind, id, update);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
   }
 
   async finish(sha: string, summary: Record<string, unknown>): Promise<void> {
-    await this.ddb.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: this.key(sha),
-        UpdateExpression: 'SET #st = :done, finishedAt = :now, summary = :summary',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: { ':done': 'done', ':now': new Date().toISOString(), ':summary': summary },
-      }),
-    );
+    await this.table.updateLedger(this.kind, sha, {
+      update: 'SET #st = :done, finishedAt = :now, summary = :summary',
+      names: { '#st': 'status' },
+      values: { ':done': 'done', ':now': new Date().toISOString(), ':summary': summary },
+    });
   }
 
   /** Marks a claim failed (claimable at once); a finished import stays finished. */
   async fail(sha: string, error: unknown): Promise<void> {
-    await this.ifNotDone(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: this.key(sha),
-        UpdateExpression: 'SET #st = :failed, failedAt = :now, failure = :reason',
-        ConditionExpression: 'attribute_not_exists(#st) OR #st <> :done',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: {
-          ':done': 'done',
-          ':failed': 'failed',
-          ':now': new Date().toISOString(),
-          ':reason': String((error as Error)?.message ?? error).slice(0, 500),
-        },
-      }),
-    );
+    await this.ifNotDone(sha, {
+      update: 'SET #st = :failed, failedAt = :now, failure = :reason',
+      condition: 'attribute_not_exists(#st) OR #st <> :done',
+      names: { '#st': 'status' },
+      values: {
+        ':done': 'done',
+        ':failed': 'failed',
+        ':now': new Date().toISOString(),
+        ':reason': String((error as Error)?.message ?? error).slice(0, 500),
+      },
+    });
   }
 }

@@ -1,6 +1,6 @@
 import type { FieldIssue } from '../http/errors';
-import type { CanonicalType, EventItem, IdentitySourceFields, PendingEvent } from './events';
-import { type Channel, MAX_DEPTH, MAX_EVENT_BYTES, type SegmentMessage } from './schema';
+import type { CanonicalType, Channel, EventItem, IdentitySourceFields, PendingEvent } from '../events/canonical';
+import { MAX_DEPTH, MAX_EVENT_BYTES, type SegmentMessage } from './schema';
 
 /**
  * Segment's e-commerce spec (v2) → canonical types, by lower-cased event name.

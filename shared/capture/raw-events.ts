@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { ObjectStore } from '../storage/object-store';
-import type { CanonicalEvent, PendingEvent } from './events';
+import type { CanonicalEvent, PendingEvent } from '../events/canonical';
 
 /** Raw storage: gzipped NDJSON of canonical events, partitioned by event date (`dt=YYYY-MM-DD`). */
 export const RAW_EVENTS_PREFIX = 'raw/events/';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { CanonicalEvent, PendingEvent } from '../capture/events';
+import type { CanonicalEvent, PendingEvent } from '../events/canonical';
 import type { ProfileRepository } from '../profiles/repository';
 import { isActive, type StoredProfile } from '../profiles/stored';
-import { type Consent, type EventIdentity, identityOf } from './extract';
-import { identifierKey } from './identifiers';
+import { type Consent, type EventIdentity, identityOf } from '../identity/extract';
+import { identifierKey } from '../identity/identifiers';
 
 /**
  * A normalised event before resolution: `identitySource` (the message's ids, traits and context,

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { CHANNELS } from '../events/canonical';
 
-/** Sales channels the stack knows. `server` is a back-office integration without a storefront. */
-export const CHANNELS = ['web', 'app', 'mini_program', 'pos', 'call_center', 'marketplace', 'server'] as const;
-export type Channel = (typeof CHANNELS)[number];
+// The channels are part of the event model (shared/events/canonical.ts); re-exported for existing importers.
+export { CHANNELS };
+export type { Channel } from '../events/canonical';
 
 export const MESSAGE_TYPES = ['track', 'identify', 'page', 'screen', 'alias', 'group'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];

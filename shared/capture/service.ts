@@ -3,9 +3,9 @@ import type { FieldIssue } from '../http/errors';
 import { zodIssues } from '../http/validation';
 import type { ProfileRepository } from '../profiles/repository';
 // Identity resolution (resolveProfiles) is owned by shared/identity.
-import { resolveEvents } from '../identity/resolve';
+import { resolveEvents } from './resolve-identity';
 import type { ObjectStore } from '../storage/object-store';
-import type { CanonicalEvent, PendingEvent } from './events';
+import type { CanonicalEvent, PendingEvent } from '../events/canonical';
 import { hostileInputIssues, normalise } from './normalise';
 import { type QuarantineInput, quarantineRows } from './quarantine';
 import { sealerFor } from './quarantine-seal';

@@ -3,7 +3,7 @@
  * channels an item is sold on and when it was launched (new-item exploration).
  */
 import { z } from 'zod';
-import { CHANNELS } from '../capture/schema';
+import { CHANNELS } from '../events/canonical';
 import type { FieldIssue } from '../http/errors';
 import { zodIssues } from '../http/validation';
 

@@ -1,4 +1,6 @@
-import type { Channel } from './schema';
+/** Sales channels the stack knows. `server` is a back-office integration without a storefront. */
+export const CHANNELS = ['web', 'app', 'mini_program', 'pos', 'call_center', 'marketplace', 'server'] as const;
+export type Channel = (typeof CHANNELS)[number];
 
 /**
  * Canonical event types every model reads; Segment's e-commerce spec names map onto them

@@ -19,7 +19,7 @@
  * so merging partials in any order gives the monolithic result.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { CanonicalEvent } from '../capture/events';
+import type { CanonicalEvent } from '../events/canonical';
 import { partitionDay, RAW_EVENTS_PREFIX } from '../capture/raw-events';
 import type { MergeRedirects } from '../identity/redirects';
 import { loadSuppressedProfiles } from '../privacy/suppression';

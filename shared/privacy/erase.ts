@@ -1,15 +1,12 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure } from '../identity/graph';
-import type { IdentityGraph } from '../identity/graph';
-import type { HashedIdentifier } from '../identity/identifiers';
-import { HISTORY_SK_PREFIX, identifiersOf, type MergeHistoryEntry, profileKey, type StoredProfile } from '../profiles/stored';
+import { type HashedIdentifier, identifierKey } from '../identity/identifiers';
+import type { IdentityGraph } from '../profiles/identity-graph';
+import { identifiersOf, type StoredProfile } from '../profiles/stored';
+import { historyKey, isConditionFailure } from '../profiles/table';
 import type { ObjectStore } from '../storage/object-store';
-import { identifierKey } from '../identity/identifiers';
 import { suppressIdentifiers, suppressProfiles } from './suppression';
 
 export interface EraseDeps {
-  ddb: DynamoDBDocumentClient;
-  table: string;
+  /** The identity graph of the profiles table (its `table` is read and written here too). */
   graph: IdentityGraph;
   blobs: ObjectStore;
 }
@@ -58,20 +55,20 @@ export async function eraseProfile(deps: EraseDeps, profileId: string, now = new
   await suppressIdentifiers(deps.blobs, identifiers.map(identifierKey), item.profileId, now);
   const unlinked = await Promise.all(identifiers.map((id) => deps.graph.unlink(id, familySet)));
 
+  const table = deps.graph.table;
   let historyRemoved = 0;
   for (const id of family) {
-    const entries = await historyItems(deps, id);
+    const entries = await table.queryHistory(id);
     for (const entry of entries) {
       // A refusal recorded on another profile names this one: remove that side too.
       const other = entry.kind === 'refused' ? (entry.survivor === id ? entry.other : entry.survivor) : undefined;
-      if (other && !familySet.has(other) && other.startsWith('p_'))
-        historyRemoved += await deleteItem(deps, { pk: `PROFILE#${other}`, sk: `${HISTORY_SK_PREFIX}refused#${id}` });
-      historyRemoved += await deleteItem(deps, { pk: entry.pk, sk: entry.sk });
+      if (other && !familySet.has(other) && other.startsWith('p_')) historyRemoved += Number(await table.deleteHistory(historyKey(other, 'refused', id)));
+      historyRemoved += Number(await table.deleteHistory({ pk: entry.pk, sk: entry.sk }));
     }
   }
-  const tombstone = (id: string) => ({ ...profileKey(id), profileId: id, status: 'deleted', erasedAt: now.toISOString(), erasedWith: item.profileId });
-  await Promise.all(family.slice(1).map((id) => deps.ddb.send(new PutCommand({ TableName: deps.table, Item: tombstone(id) }))));
-  await deps.ddb.send(new PutCommand({ TableName: deps.table, Item: tombstone(item.profileId) }));
+  const tombstone = (id: string): StoredProfile => ({ profileId: id, status: 'deleted', erasedAt: now.toISOString(), erasedWith: item.profileId });
+  await Promise.all(family.slice(1).map((id) => table.putProfile(tombstone(id))));
+  await table.putProfile(tombstone(item.profileId));
   return { profileId: item.profileId, suppressed: family, linksRemoved: unlinked.filter(Boolean).length, historyRemoved, alreadyErased: false };
 }
 
@@ -79,8 +76,7 @@ export async function eraseProfile(deps: EraseDeps, profileId: string, now = new
 async function freeze(deps: EraseDeps, profileId: string, now: Date): Promise<StoredProfile> {
   let id = profileId;
   for (let hop = 0; hop < MAX_HOPS; hop++) {
-    const out = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: profileKey(id), ConsistentRead: true }));
-    const item = out.Item as StoredProfile | undefined;
+    const item = await deps.graph.table.getProfile(id);
     if (!item) throw new ProfileNotFoundError(profileId);
     if (item.status === 'deleted') return item;
     if (item.status === 'merged' && item.mergedInto) {
@@ -92,45 +88,20 @@ async function freeze(deps: EraseDeps, profileId: string, now: Date): Promise<St
       continue;
     }
     try {
-      const marked = await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.table,
-          Key: profileKey(id),
-          UpdateExpression: 'SET #st = :deleted, updatedAt = :now ADD version :one',
-          ConditionExpression: 'attribute_not_exists(#st) OR #st = :active',
-          ExpressionAttributeNames: { '#st': 'status' },
-          ExpressionAttributeValues: { ':deleted': 'deleted', ':active': 'active', ':now': now.toISOString(), ':one': 1 },
-          ReturnValues: 'ALL_NEW',
-        }),
+      const marked = await deps.graph.table.updateProfile(
+        id,
+        {
+          update: 'SET #st = :deleted, updatedAt = :now ADD version :one',
+          condition: 'attribute_not_exists(#st) OR #st = :active',
+          names: { '#st': 'status' },
+          values: { ':deleted': 'deleted', ':active': 'active', ':now': now.toISOString(), ':one': 1 },
+        },
+        true,
       );
-      return marked.Attributes as StoredProfile;
+      return marked as StoredProfile;
     } catch (error) {
       if (!isConditionFailure(error)) throw error; // its status changed under us: look again
     }
   }
   throw new Error(`profile ${profileId}: could not reach a stable state to erase`);
-}
-
-async function historyItems(deps: EraseDeps, profileId: string): Promise<(MergeHistoryEntry & { pk: string; sk: string })[]> {
-  const items: (MergeHistoryEntry & { pk: string; sk: string })[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :hist)',
-        ExpressionAttributeValues: { ':pk': profileKey(profileId).pk, ':hist': HISTORY_SK_PREFIX },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...((page.Items ?? []) as (MergeHistoryEntry & { pk: string; sk: string })[]));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
-}
-
-async function deleteItem(deps: EraseDeps, key: { pk: string; sk: string }): Promise<number> {
-  const out = await deps.ddb.send(new DeleteCommand({ TableName: deps.table, Key: key, ReturnValues: 'ALL_OLD' }));
-  return out.Attributes ? 1 : 0;
 }

@@ -1,22 +1,10 @@
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-  emptyProfileItem,
-  historyKey,
-  identifierAttribute,
-  identifierSets,
-  isActive,
-  linkKey,
-  type MergeHistoryEntry,
-  type MergeIntent,
-  profileKey,
-  type StoredProfile,
-} from '../profiles/stored';
-import type { Consent } from './extract';
-import { describeViolations, guardsFromEnv, type IdentifierSets, type IdentityGuardsConfig, limitViolations } from './guards';
-import { type HashedIdentifier, IDENTIFIER_TYPES, type IdentifierType, identifierKey, uniqueIdentifiers } from './identifiers';
+import type { Consent } from '../identity/extract';
+import { describeViolations, guardsFromEnv, type IdentifierSets, type IdentityGuardsConfig, limitViolations } from '../identity/guards';
+import { type HashedIdentifier, IDENTIFIER_TYPES, type IdentifierType, identifierKey, uniqueIdentifiers } from '../identity/identifiers';
 import { mergeProfiles, survivorOrder } from './merge';
+import { identifierAttribute, identifierSets, isActive, type MergeHistoryEntry, type MergeIntent, type StoredProfile } from './stored';
+import { emptyProfileItem, isConditionFailure, isMissingDocumentPath, type ProfilesTable, projectionOf, UnprocessedKeysError } from './table';
 
 /** What resolving one event's identifiers did. */
 export interface Resolution {
@@ -75,16 +63,10 @@ const META_ATTRIBUTES = [
   ...IDENTIFIER_TYPES.map(identifierAttribute),
 ];
 
-export const isMissingDocumentPath = (error: unknown) => {
-  const e = error as { name?: string; message?: string };
-  return e?.name === 'ValidationException' && /document path/i.test(e.message ?? '');
-};
-
-export const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+const META_PROJECTION = projectionOf(META_ATTRIBUTES, 'm');
 
 /**
- * The identity graph in the profiles table. Any identifier resolves to one live profile; events
+ * The identity graph in the profiles table (./table: profile, link and history items). Any identifier resolves to one live profile; events
  * carrying identifiers of several profiles merge them (survivor: highest-priority identifier, then
  * the older), unless a per-type limit would be exceeded, in which case the lower-priority identifier
  * is dropped and the refusal recorded (Segment Unify's rule).
@@ -99,8 +81,7 @@ export class IdentityGraph {
   readonly guards: IdentityGuardsConfig;
 
   constructor(
-    private readonly ddb: DynamoDBDocumentClient,
-    private readonly table: string,
+    readonly table: ProfilesTable,
     options: { guards?: IdentityGuardsConfig } = {},
   ) {
     this.guards = options.guards ?? guardsFromEnv();
@@ -108,20 +89,12 @@ export class IdentityGraph {
 
   // ------------------------------------------------------------------ reads
 
-  async readProfile(profileId: string, full = false): Promise<StoredProfile | undefined> {
-    const projection = full
-      ? {}
-      : {
-          ProjectionExpression: META_ATTRIBUTES.map((_, i) => `#m${i}`).join(', '),
-          ExpressionAttributeNames: Object.fromEntries(META_ATTRIBUTES.map((name, i) => [`#m${i}`, name])),
-        };
-    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: profileKey(profileId), ConsistentRead: true, ...projection }));
-    return out.Item as StoredProfile | undefined;
+  readProfile(profileId: string, full = false): Promise<StoredProfile | undefined> {
+    return this.table.getProfile(profileId, full ? undefined : META_PROJECTION);
   }
 
-  async linkedProfileId(id: HashedIdentifier): Promise<string | undefined> {
-    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: linkKey(id), ConsistentRead: true }));
-    return out.Item?.profileId as string | undefined;
+  linkedProfileId(id: HashedIdentifier): Promise<string | undefined> {
+    return this.table.getLink(id);
   }
 
   /**
@@ -129,37 +102,16 @@ export class IdentityGraph {
    * identity step of a capture batch reads everything it needs for known shoppers up front.
    */
   async prefetch(ids: readonly HashedIdentifier[]): Promise<{ links: Map<string, string>; profiles: Map<string, StoredProfile> }> {
-    const links = new Map<string, string>();
-    const linkItems = await this.batchGet(uniqueIdentifiers(ids).map(linkKey));
-    for (const item of linkItems) {
-      const [, type, hash] = String(item.pk).split('#');
-      if (type && hash && typeof item.profileId === 'string') links.set(identifierKey({ type: type as IdentifierType, hash }), item.profileId);
+    try {
+      const links = new Map<string, string>();
+      for (const link of await this.table.batchGetLinks(uniqueIdentifiers(ids))) links.set(identifierKey(link.id), link.profileId);
+      const profiles = new Map<string, StoredProfile>();
+      for (const item of await this.table.batchGetProfiles([...new Set(links.values())], META_ATTRIBUTES)) profiles.set(String(item.profileId), item);
+      return { links, profiles };
+    } catch (error) {
+      if (error instanceof UnprocessedKeysError) throw new IdentityConflictError(error.message);
+      throw error;
     }
-    const profiles = new Map<string, StoredProfile>();
-    const profileItems = await this.batchGet([...new Set(links.values())].map(profileKey), META_ATTRIBUTES);
-    for (const item of profileItems) profiles.set(String(item.profileId), item as StoredProfile);
-    return { links, profiles };
-  }
-
-  private async batchGet(keys: { pk: string; sk: string }[], attributes?: readonly string[]): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    const projection = attributes
-      ? {
-          ProjectionExpression: ['pk', ...attributes].map((_, i) => `#b${i}`).join(', '),
-          ExpressionAttributeNames: Object.fromEntries(['pk', ...attributes].map((name, i) => [`#b${i}`, name])),
-        }
-      : {};
-    for (let i = 0; i < keys.length; i += 100) {
-      let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100);
-      for (let attempt = 0; pending && pending.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.random() * Math.min(400, 10 * 2 ** attempt));
-        const out = await this.ddb.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true, ...projection } } }));
-        items.push(...(out?.Responses?.[this.table] ?? []));
-        pending = out?.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
-        if (attempt > 10 && pending?.length) throw new IdentityConflictError(`BatchGetItem left ${pending.length} keys unprocessed`);
-      }
-    }
-    return items;
   }
 
   /**
@@ -357,7 +309,7 @@ export class IdentityGraph {
       const profileId = this.newProfileId(ids[0], eventId, seq);
       const item: StoredProfile = { ...emptyProfileItem(profileId, now), ...sets };
       try {
-        await this.ddb.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+        await this.table.putProfile(item, { condition: 'attribute_not_exists(pk)' });
         return item;
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
@@ -394,16 +346,12 @@ export class IdentityGraph {
       n += 1;
     }
     try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: profileKey(profileId),
-          UpdateExpression: `SET updatedAt = :now ADD ${add.join(', ')}`,
-          ConditionExpression: `attribute_exists(pk) AND ${conditions.join(' AND ')}`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
+      await this.table.updateProfile(profileId, {
+        update: `SET updatedAt = :now ADD ${add.join(', ')}`,
+        condition: `attribute_exists(pk) AND ${conditions.join(' AND ')}`,
+        names,
+        values,
+      });
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw error;
@@ -432,14 +380,7 @@ export class IdentityGraph {
       values[':stale'] = stale;
     }
     try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...linkKey(id), profileId, type: id.type, linkedAt: now.toISOString(), ...(eventId ? { eventId } : {}) },
-          ConditionExpression: condition,
-          ExpressionAttributeValues: values,
-        }),
-      );
+      await this.table.putLink(id, { profileId, linkedAt: now.toISOString(), eventId }, { condition, values });
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
@@ -458,17 +399,13 @@ export class IdentityGraph {
       values[`:i${n}`] = new Set(hashes);
       del.push(`#i${n} :i${n}`);
     });
-    await this.ddb
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: profileKey(profileId),
-          UpdateExpression: `SET updatedAt = :now ADD version :one DELETE ${del.join(', ')}`,
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      )
+    await this.table
+      .updateProfile(profileId, {
+        update: `SET updatedAt = :now ADD version :one DELETE ${del.join(', ')}`,
+        condition: 'attribute_exists(pk)',
+        names,
+        values,
+      })
       .catch((error: unknown) => {
         if (!isConditionFailure(error)) throw error;
       });
@@ -495,16 +432,12 @@ export class IdentityGraph {
       identifiers: why.identifiers,
     };
     try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: profileKey(absorbed.profileId),
-          UpdateExpression: 'SET #st = :merging, #merge = :intent, updatedAt = :now ADD version :one',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#st) OR #st = :active)',
-          ExpressionAttributeNames: { '#st': 'status', '#merge': 'merge' },
-          ExpressionAttributeValues: { ':merging': 'merging', ':intent': intent, ':now': now.toISOString(), ':one': 1, ':active': 'active' },
-        }),
-      );
+      await this.table.updateProfile(absorbed.profileId, {
+        update: 'SET #st = :merging, #merge = :intent, updatedAt = :now ADD version :one',
+        condition: 'attribute_exists(pk) AND (attribute_not_exists(#st) OR #st = :active)',
+        names: { '#st': 'status', '#merge': 'merge' },
+        values: { ':merging': 'merging', ':intent': intent, ':now': now.toISOString(), ':one': 1, ':active': 'active' },
+      });
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       return 'retry';
@@ -537,15 +470,11 @@ export class IdentityGraph {
         }
         const merged = mergeProfiles(survivor, absorbed, now);
         try {
-          await this.ddb.send(
-            new PutCommand({
-              TableName: this.table,
-              Item: merged,
-              ConditionExpression: 'version = :version AND (attribute_not_exists(#st) OR #st = :active)',
-              ExpressionAttributeNames: { '#st': 'status' },
-              ExpressionAttributeValues: { ':version': survivor.version ?? 0, ':active': 'active' },
-            }),
-          );
+          await this.table.putProfile(merged, {
+            condition: 'version = :version AND (attribute_not_exists(#st) OR #st = :active)',
+            names: { '#st': 'status' },
+            values: { ':version': survivor.version ?? 0, ':active': 'active' },
+          });
         } catch (error) {
           if (!isConditionFailure(error)) throw error;
           await sleep(Math.random() * Math.min(400, 10 * 2 ** attempt));
@@ -570,9 +499,8 @@ export class IdentityGraph {
       at: intent.at,
       reason: intent.reason,
     };
-    await this.ddb.send(new PutCommand({ TableName: this.table, Item: { ...historyKey(intent.into, 'merged', absorbed.profileId), ...entry } }));
+    await this.table.putHistory(intent.into, 'merged', absorbed.profileId, entry);
     const redirect: StoredProfile = {
-      ...profileKey(absorbed.profileId),
       profileId: absorbed.profileId,
       status: 'merged',
       mergedInto: intent.into,
@@ -583,15 +511,11 @@ export class IdentityGraph {
       ...(absorbed.mergedFrom?.size ? { mergedFrom: absorbed.mergedFrom } : {}),
     };
     try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: redirect,
-          ConditionExpression: '#st = :merging AND #merge.mergeId = :mergeId',
-          ExpressionAttributeNames: { '#st': 'status', '#merge': 'merge' },
-          ExpressionAttributeValues: { ':merging': 'merging', ':mergeId': intent.mergeId },
-        }),
-      );
+      await this.table.putProfile(redirect, {
+        condition: '#st = :merging AND #merge.mergeId = :mergeId',
+        names: { '#st': 'status', '#merge': 'merge' },
+        values: { ':merging': 'merging', ':mergeId': intent.mergeId },
+      });
     } catch (error) {
       if (!isConditionFailure(error)) throw error; // another writer finished it
     }
@@ -599,15 +523,14 @@ export class IdentityGraph {
     await Promise.all(
       (Object.entries(sets) as [IdentifierType, ReadonlySet<string>][]).flatMap(([type, hashes]) =>
         [...hashes].map((hash) =>
-          this.ddb
-            .send(
-              new UpdateCommand({
-                TableName: this.table,
-                Key: linkKey({ type, hash }),
-                UpdateExpression: 'SET profileId = :into, relinkedAt = :now',
-                ConditionExpression: 'profileId = :from',
-                ExpressionAttributeValues: { ':into': intent.into, ':from': absorbed.profileId, ':now': now.toISOString() },
-              }),
+          this.table
+            .updateLink(
+              { type, hash },
+              {
+                update: 'SET profileId = :into, relinkedAt = :now',
+                condition: 'profileId = :from',
+                values: { ':into': intent.into, ':from': absorbed.profileId, ':now': now.toISOString() },
+              },
             )
             .catch((error: unknown) => {
               if (!isConditionFailure(error)) throw error;
@@ -618,17 +541,13 @@ export class IdentityGraph {
   }
 
   private async abortMerge(absorbed: StoredProfile, intent: MergeIntent, now: Date): Promise<void> {
-    await this.ddb
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: profileKey(absorbed.profileId),
-          UpdateExpression: 'SET #st = :active, updatedAt = :now REMOVE #merge ADD version :one',
-          ConditionExpression: '#st = :merging AND #merge.mergeId = :mergeId',
-          ExpressionAttributeNames: { '#st': 'status', '#merge': 'merge' },
-          ExpressionAttributeValues: { ':active': 'active', ':merging': 'merging', ':mergeId': intent.mergeId, ':now': now.toISOString(), ':one': 1 },
-        }),
-      )
+    await this.table
+      .updateProfile(absorbed.profileId, {
+        update: 'SET #st = :active, updatedAt = :now REMOVE #merge ADD version :one',
+        condition: '#st = :merging AND #merge.mergeId = :mergeId',
+        names: { '#st': 'status', '#merge': 'merge' },
+        values: { ':active': 'active', ':merging': 'merging', ':mergeId': intent.mergeId, ':now': now.toISOString(), ':one': 1 },
+      })
       .catch((error: unknown) => {
         if (!isConditionFailure(error)) throw error;
       });
@@ -647,10 +566,8 @@ export class IdentityGraph {
       at: now.toISOString(),
       reason,
     };
-    const writes = [
-      this.ddb.send(new PutCommand({ TableName: this.table, Item: { ...historyKey(profileId, 'refused', other ?? identifierKey(state.id)), ...entry } })),
-    ];
-    if (other) writes.push(this.ddb.send(new PutCommand({ TableName: this.table, Item: { ...historyKey(other, 'refused', profileId), ...entry } })));
+    const writes = [this.table.putHistory(profileId, 'refused', other ?? identifierKey(state.id), entry)];
+    if (other) writes.push(this.table.putHistory(other, 'refused', profileId, entry));
     await Promise.all(writes);
   }
 
@@ -669,36 +586,30 @@ export class IdentityGraph {
       set.push(`#c.#${flag} = :${flag}`);
     }
     const update = () =>
-      this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: profileKey(profileId),
-          UpdateExpression: `SET ${set.join(', ')} ADD version :one`,
-          ConditionExpression:
-            'attribute_exists(pk) AND (attribute_not_exists(#st) OR #st = :active) AND (attribute_not_exists(consentAt) OR consentAt <= :at)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
+      this.table.updateProfile(
+        profileId,
+        {
+          update: `SET ${set.join(', ')} ADD version :one`,
+          condition: 'attribute_exists(pk) AND (attribute_not_exists(#st) OR #st = :active) AND (attribute_not_exists(consentAt) OR consentAt <= :at)',
+          names,
+          values,
+        },
+        true,
       );
     try {
       try {
-        return ((await update()).Attributes as StoredProfile | undefined)?.consent;
+        return (await update())?.consent;
       } catch (error) {
         if (!isMissingDocumentPath(error)) throw error;
       }
       // A profile written before consent existed: create the map, then set the flags.
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: profileKey(profileId),
-          UpdateExpression: 'SET #c = if_not_exists(#c, :empty)',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#c': 'consent' },
-          ExpressionAttributeValues: { ':empty': {} },
-        }),
-      );
-      return ((await update()).Attributes as StoredProfile | undefined)?.consent;
+      await this.table.updateProfile(profileId, {
+        update: 'SET #c = if_not_exists(#c, :empty)',
+        condition: 'attribute_exists(pk)',
+        names: { '#c': 'consent' },
+        values: { ':empty': {} },
+      });
+      return (await update())?.consent;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       return (await this.readProfile(profileId))?.consent;
@@ -712,9 +623,7 @@ export class IdentityGraph {
     const linked = await this.linkedProfileId(id);
     if (!linked || !profileIds.has(linked)) return false;
     try {
-      await this.ddb.send(
-        new DeleteCommand({ TableName: this.table, Key: linkKey(id), ConditionExpression: 'profileId = :p', ExpressionAttributeValues: { ':p': linked } }),
-      );
+      await this.table.deleteLink(id, { condition: 'profileId = :p', values: { ':p': linked } });
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;

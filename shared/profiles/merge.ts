@@ -1,6 +1,6 @@
-import { RECENT_ITEMS_KEEP, SEEN_MAX } from '../profiles/profile';
-import { identifierAttribute, identifierSets, type StoredProfile, type StoredRecent } from '../profiles/stored';
-import { IDENTIFIER_TYPES, priorityOf } from './identifiers';
+import { IDENTIFIER_TYPES, priorityOf } from '../identity/identifiers';
+import { RECENT_ITEMS_KEEP, SEEN_MAX } from './profile';
+import { identifierAttribute, identifierSets, type StoredProfile, type StoredRecent } from './stored';
 
 /** Best (lowest) identifier priority a profile holds; profiles with none rank last. */
 export function bestPriority(item: Record<string, unknown>): number {

@@ -1,4 +1,4 @@
-import type { CanonicalEvent, CanonicalType } from '../capture/events';
+import type { CanonicalEvent, CanonicalType } from '../events/canonical';
 import { defaultHasher } from '../identity/hashing';
 import type { HashedIdentifier, IdentifierType } from '../identity/identifiers';
 

@@ -1,11 +1,12 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { CanonicalEvent } from '../capture/events';
-import { IdentityGraph, isConditionFailure, isMissingDocumentPath } from '../identity/graph';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { CanonicalEvent } from '../events/canonical';
 import type { IdentityGuardsConfig } from '../identity/guards';
 import { defaultHasher, type IdentifierHasher } from '../identity/hashing';
 import type { HashedIdentifier, IdentifierType } from '../identity/identifiers';
+import { IdentityGraph } from './identity-graph';
 import { type CartLine, parseProfileRef, type Profile, RECENT_ITEMS_KEEP, type RecentItem, recentItemsOf, SEEN_MAX, SEEN_RETENTION_DAYS } from './profile';
-import { emptyProfileItem, HISTORY_SK_PREFIX, identifiersOf, type MergeHistoryEntry, profileKey, type StoredProfile } from './stored';
+import { identifiersOf, type MergeHistoryEntry, type StoredProfile } from './stored';
+import { emptyProfileItem, isConditionFailure, isMissingDocumentPath, ProfilesTable } from './table';
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'suppressed';
 
@@ -26,30 +27,20 @@ const MAX_REDIRECT_HOPS = 8;
  * dropped ('suppressed').
  */
 export class ProfileRepository {
+  /** The profiles table (profile, link, history and import-ledger items of the single table). */
+  readonly table: ProfilesTable;
   readonly identity: IdentityGraph;
   private readonly hasherOverride: IdentifierHasher;
 
-  constructor(
-    private readonly ddb: DynamoDBDocumentClient,
-    private readonly table: string,
-    options: { guards?: IdentityGuardsConfig; hasher?: IdentifierHasher } = {},
-  ) {
-    this.identity = new IdentityGraph(ddb, table, options.guards ? { guards: options.guards } : {});
+  constructor(ddb: DynamoDBDocumentClient, tableName: string, options: { guards?: IdentityGuardsConfig; hasher?: IdentifierHasher } = {}) {
+    this.table = new ProfilesTable(ddb, tableName);
+    this.identity = new IdentityGraph(this.table, options.guards ? { guards: options.guards } : {});
     // Built now, so a deployed function without PII_HASH_KEY fails at cold start, not on a request.
     this.hasherOverride = options.hasher ?? defaultHasher();
   }
 
   get hasher(): IdentifierHasher {
     return this.hasherOverride;
-  }
-
-  get tableName(): string {
-    return this.table;
-  }
-
-  /** The table's client, for other records of the same single table (e.g. the import ledger). */
-  get client(): DynamoDBDocumentClient {
-    return this.ddb;
   }
 
   async applyEvent(profileId: string, event: CanonicalEvent, now = new Date()): Promise<ApplyOutcome> {
@@ -68,16 +59,7 @@ export class ProfileRepository {
         }
         if (!isConditionFailure(error)) throw error;
       }
-      const state = await this.ddb.send(
-        new GetCommand({
-          TableName: this.table,
-          Key: profileKey(target),
-          ConsistentRead: true,
-          ProjectionExpression: '#st, seen.#mid',
-          ExpressionAttributeNames: { '#st': 'status', '#mid': event.eventId },
-        }),
-      );
-      const item = state.Item as { status?: string; seen?: Record<string, number> } | undefined;
+      const item = await this.table.getProfile(target, { expression: '#st, seen.#mid', names: { '#st': 'status', '#mid': event.eventId } });
       if (item?.seen && Object.hasOwn(item.seen, event.eventId)) return 'duplicate';
       // Profiles are never deleted (erasure leaves a tombstone), so a failed condition on an item
       // that cannot be read back has no cause but the seen check: the condition's answer stands.
@@ -126,41 +108,25 @@ export class ProfileRepository {
     }
     cartChanges(event, names, values, set, remove);
     const expression = `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''} ADD ${add.join(', ')}`;
-    const out = await this.ddb.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: profileKey(profileId),
-        UpdateExpression: expression,
-        ConditionExpression: 'attribute_not_exists(seen.#mid) AND (attribute_not_exists(#st) OR #st = :active)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
+    const updated = await this.table.updateProfile(
+      profileId,
+      { update: expression, condition: 'attribute_not_exists(seen.#mid) AND (attribute_not_exists(#st) OR #st = :active)', names, values },
+      true,
     );
-    return out.Attributes as StoredProfile;
+    return updated as StoredProfile;
   }
 
   /** A profile item without the maps an update writes into: create it, or (second time) add the maps. */
   private async initialise(profileId: string, now: Date, exists: boolean): Promise<void> {
     if (exists) {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: profileKey(profileId),
-          UpdateExpression: 'SET seen = if_not_exists(seen, :map), cart = if_not_exists(cart, :map), consent = if_not_exists(consent, :map)',
-          ExpressionAttributeValues: { ':map': {} },
-        }),
-      );
+      await this.table.updateProfile(profileId, {
+        update: 'SET seen = if_not_exists(seen, :map), cart = if_not_exists(cart, :map), consent = if_not_exists(consent, :map)',
+        values: { ':map': {} },
+      });
       return;
     }
     try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: emptyProfileItem(profileId, now),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await this.table.putProfile(emptyProfileItem(profileId, now), { condition: 'attribute_not_exists(pk)' });
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
@@ -179,15 +145,11 @@ export class ProfileRepository {
       .slice(0, SEEN_MAX);
     const keptRecent = [...recent].sort((a, b) => a.ts - b.ts).slice(-RECENT_ITEMS_KEEP);
     try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: profileKey(profile.profileId),
-          UpdateExpression: 'SET seen = :seen, recent = :recent',
-          ConditionExpression: 'version = :version',
-          ExpressionAttributeValues: { ':seen': Object.fromEntries(keptSeen), ':recent': keptRecent, ':version': profile.version },
-        }),
-      );
+      await this.table.updateProfile(profile.profileId, {
+        update: 'SET seen = :seen, recent = :recent',
+        condition: 'version = :version',
+        values: { ':seen': Object.fromEntries(keptSeen), ':recent': keptRecent, ':version': profile.version },
+      });
     } catch (error) {
       // A concurrent writer moved the version on; the next write compacts instead.
       if (!isConditionFailure(error)) throw error;
@@ -231,25 +193,7 @@ export class ProfileRepository {
   }
 
   async history(profileId: string): Promise<MergeHistoryEntry[]> {
-    const entries: MergeHistoryEntry[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :hist)',
-          ExpressionAttributeValues: { ':pk': profileKey(profileId).pk, ':hist': HISTORY_SK_PREFIX },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const { pk: _pk, sk: _sk, ...entry } = item;
-        entries.push(entry as MergeHistoryEntry);
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return entries;
+    return (await this.table.queryHistory(profileId)).map(({ pk: _pk, sk: _sk, ...entry }) => entry);
   }
 }
 

@@ -1,36 +1,7 @@
 import { type HashedIdentifier, IDENTIFIER_TYPES, type IdentifierType } from '../identity/identifiers';
 import type { IdentifierSets } from '../identity/guards';
 
-/**
- * Single-table layout (pk/sk) of the profiles table:
- * - `PROFILE#<id>` / `PROFILE`: the profile (counters, recent items, cart, consent, identifier sets)
- *   or, once merged, a redirect (`status: 'merged'`, `mergedInto`), or once erased a tombstone.
- * - `PROFILE#<id>` / `HIST#<kind>#<other>`: merge history (merged, refused) of that profile.
- * - `IDENT#<type>#<hash>` / `LINK`: which profile an identifier belongs to.
- * - `IMPORT#<sha256>` / `FILE`: bulk-import ledger (a file's content is imported once).
- */
-export const PROFILE_SK = 'PROFILE';
-export const LINK_SK = 'LINK';
-export const HISTORY_SK_PREFIX = 'HIST#';
-
-export const profileKey = (profileId: string) => ({ pk: `PROFILE#${profileId}`, sk: PROFILE_SK });
-
-/** A new, empty active profile item: the one shape both the identity graph and the repository create. */
-export function emptyProfileItem(profileId: string, now: Date): StoredProfile {
-  return {
-    ...profileKey(profileId),
-    profileId,
-    status: 'active',
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    version: 0,
-    seen: {},
-    cart: {},
-    consent: {},
-  } as StoredProfile;
-}
-export const linkKey = (id: HashedIdentifier) => ({ pk: `IDENT#${id.type}#${id.hash}`, sk: LINK_SK });
-export const historyKey = (profileId: string, kind: string, other: string) => ({ pk: `PROFILE#${profileId}`, sk: `${HISTORY_SK_PREFIX}${kind}#${other}` });
+/** The items of the profiles table as stored (their keys and reads/writes: ./table). */
 
 export type ProfileStatus = 'active' | 'merging' | 'merged' | 'deleted';
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { HistoryEntry } from '../../models/recommender/history';
-import { CHANNELS } from '../capture/schema';
+import { CHANNELS } from '../events/canonical';
 import { notFound } from '../http/errors';
 import { logger, metrics } from '../observability/powertools';
 import { parseProfileRef, primaryProfileId } from '../profiles/profile';

@@ -7,10 +7,10 @@
  * a projection. Anything else — a merged profile's redirect, a merge in progress, an erased profile —
  * goes through the repository's full path, which follows redirects and finishes merges.
  */
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { parseProfileRef, type Profile } from '../profiles/profile';
 import { type ProfileRepository, toProfile } from '../profiles/repository';
-import { isActive, profileKey, type StoredProfile } from '../profiles/stored';
+import { isActive } from '../profiles/stored';
+import { projectionOf } from '../profiles/table';
 
 /** What serving reads of a profile. */
 export type ServingProfile = Pick<Profile, 'profileId' | 'recentItems' | 'purchased' | 'consent'>;
@@ -28,10 +28,7 @@ export const SERVING_PROFILE_ATTRIBUTES = [
   'consentAt',
 ] as const;
 
-const projection = {
-  ProjectionExpression: SERVING_PROFILE_ATTRIBUTES.map((_, i) => `#s${i}`).join(', '),
-  ExpressionAttributeNames: Object.fromEntries(SERVING_PROFILE_ATTRIBUTES.map((name, i) => [`#s${i}`, name])),
-};
+const projection = projectionOf(SERVING_PROFILE_ATTRIBUTES, 's');
 
 export class ServingProfiles {
   constructor(private readonly repository: ProfileRepository) {}
@@ -42,10 +39,7 @@ export class ServingProfiles {
     if (!ref) return this.repository.get(idOrRef);
     const profileId = await this.repository.identity.linkedProfileId(ref);
     if (!profileId) return undefined;
-    const out = await this.repository.client.send(
-      new GetCommand({ TableName: this.repository.tableName, Key: profileKey(profileId), ConsistentRead: true, ...projection }),
-    );
-    const item = out.Item as StoredProfile | undefined;
+    const item = await this.repository.table.getProfile(profileId, projection);
     if (!item) return undefined;
     if (isActive(item)) return toProfile(item);
     // Redirect, merge in progress or tombstone: the repository resolves it.

@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import type { TfidfIndex } from '../../models/content/tfidf';
 import { INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, OUTPUT_SCORES } from '../../models/recommender/contract';
 import { type EncodedHistory, encodeHistory, type HistoryEntry } from '../../models/recommender/history';
-import type { CanonicalType } from '../capture/events';
+import type { CanonicalType } from '../events/canonical';
 import type { CatalogItem } from '../catalog/item';
 import { describeFeedMismatch } from '../onnx/session';
 import type { LoadedModel } from './model-cache';

@@ -3,7 +3,7 @@
  * scores: built once per (model version, catalogue revision), so a request filters 50,000 items with
  * array reads and allocates nothing of size N (exclusions use an epoch-stamped scratch array).
  */
-import { CHANNELS } from '../capture/schema';
+import { CHANNELS } from '../events/canonical';
 import type { CatalogueState } from '../catalog/cache';
 import { type CatalogItem, isAvailable } from '../catalog/item';
 import type { LoadedModel } from './model-cache';

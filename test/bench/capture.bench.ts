@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { CanonicalEvent, PendingEvent } from '../../shared/capture/events';
+import type { CanonicalEvent, PendingEvent } from '../../shared/events/canonical';
 import { encodeRawEvents } from '../../shared/capture/raw-events';
 import { validateMessages } from '../../shared/capture/service';
 import { startLocalStack } from '../../shared/local';

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CanonicalEvent } from '../../shared/capture/events';
+import type { CanonicalEvent } from '../../shared/events/canonical';
 import { RAW_EVENTS_PREFIX, readRawEvents } from '../../shared/capture/raw-events';
 import { type LocalStack, startLocalStack } from '../../shared/local';
 import { ProfileRepository } from '../../shared/profiles/repository';

@@ -13,10 +13,10 @@ import { type AttributeValue, DescribeTableCommand, type DynamoDBClient, PutItem
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetClients, s3Client } from '../../shared/aws/clients';
-import type { CanonicalEvent } from '../../shared/capture/events';
+import type { CanonicalEvent } from '../../shared/events/canonical';
 import { readRawEvents, RAW_EVENTS_PREFIX } from '../../shared/capture/raw-events';
 import type { FeatureManifest, ItemFeatures, UserFeatures } from '../../shared/features/build';
-import { loadMergeRedirects } from '../../shared/identity/redirects';
+import { loadMergeRedirects } from '../../shared/profiles/redirects';
 import {
   addMissingIndexes,
   createLocalDynamoDbClient,

@@ -4,7 +4,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { CanonicalEvent } from '../../shared/capture/events';
+import type { CanonicalEvent } from '../../shared/events/canonical';
 import { QUARANTINE_PREFIX, type QuarantineRow, quarantinePayloadJson } from '../../shared/capture/quarantine';
 import { RAW_EVENTS_PREFIX, rawEventsKey } from '../../shared/capture/raw-events';
 import { captureBatch, type CaptureDeps, validateMessages } from '../../shared/capture/service';

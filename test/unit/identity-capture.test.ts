@@ -8,7 +8,7 @@ import { captureBatch, type CaptureDeps } from '../../shared/capture/service';
 import { IdentifierHasher } from '../../shared/identity/hashing';
 import { identityGuards } from '../../shared/identity/guards';
 import { ProfileRepository } from '../../shared/profiles/repository';
-import { linkKey } from '../../shared/profiles/stored';
+import { linkKey } from '../../shared/profiles/table';
 import { BlobStore } from '../../shared/storage/blob';
 
 const s3Mock = mockClient(S3Client);

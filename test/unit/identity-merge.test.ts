@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventIdentity } from '../../shared/identity/extract';
-import { mergeProfiles, survivorOrder } from '../../shared/identity/merge';
-import { groupByIdentity, unlinkedProfileId } from '../../shared/identity/resolve';
+import { mergeProfiles, survivorOrder } from '../../shared/profiles/merge';
+import { groupByIdentity, unlinkedProfileId } from '../../shared/capture/resolve-identity';
 import type { StoredProfile } from '../../shared/profiles/stored';
 
 const NOW = new Date('2026-03-10T12:00:00.000Z');

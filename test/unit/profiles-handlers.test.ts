@@ -2,7 +2,7 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-d
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultHasher } from '../../shared/identity/hashing';
-import { linkKey } from '../../shared/profiles/stored';
+import { linkKey } from '../../shared/profiles/table';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
 

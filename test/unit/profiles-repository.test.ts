@@ -2,11 +2,11 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { CanonicalEvent } from '../../shared/capture/events';
+import type { CanonicalEvent } from '../../shared/events/canonical';
 import { defaultHasher } from '../../shared/identity/hashing';
 import { primaryProfileId } from '../../shared/profiles/profile';
 import { ProfileRepository, toProfile } from '../../shared/profiles/repository';
-import { linkKey } from '../../shared/profiles/stored';
+import { linkKey } from '../../shared/profiles/table';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const TABLE = 'profiles-table';

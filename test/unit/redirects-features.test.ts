@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { CanonicalEvent } from '../../shared/capture/events';
+import type { CanonicalEvent } from '../../shared/events/canonical';
 import { finishFeatures, mergePartials, partialFromEvents, redirectPartial } from '../../shared/features/partials';
 import { followRedirects, redirectEvents } from '../../shared/identity/redirects';
 

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MissingEnvironmentError } from '../../shared/config/env';
-import { loadMergeRedirects, MergeRedirectsIndexError, mergeRedirectsLoader } from '../../shared/identity/redirects';
+import { loadMergeRedirects, MergeRedirectsIndexError, mergeRedirectsLoader } from '../../shared/profiles/redirects';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const TABLE = 'profiles-table';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { CanonicalEvent } from '../../shared/capture/events';
+import type { CanonicalEvent } from '../../shared/events/canonical';
 import { checkJob, finishFeatures, mergePartials, partialFromEvents } from '../../shared/features/partials';
 
 const DAY0 = Date.parse('2026-10-01T00:00:00Z');

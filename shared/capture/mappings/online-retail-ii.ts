@@ -1,5 +1,5 @@
 import type { FieldIssue } from '../../http/errors';
-import type { Channel } from '../schema';
+import type { Channel } from '../../events/canonical';
 import type { MappedMessage, MapperOutput, RowError, RowMapper, SourceMapping } from './types';
 
 /**
