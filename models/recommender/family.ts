@@ -23,6 +23,23 @@ export const recommenderHyperparameters = z.strictObject({
   validationDays: z.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(90, 'must be at most 90').optional(),
 });
 
+/** The recommender's own field of an upload manifest: which item each output score is for. */
+export const recommenderUploadManifest = z.object({
+  itemIndex: z.union(
+    [
+      z.literal('champion'),
+      z
+        .array(z.string({ message: 'must be an item id (string)' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters'), {
+          message: "must be 'champion' or a list of item ids",
+        })
+        .min(1, 'must list at least one item id')
+        .max(1_000_000, 'must list at most 1,000,000 item ids')
+        .refine((ids) => new Set(ids).size === ids.length, { message: 'must not repeat an item id' }),
+    ],
+    { message: "must be 'champion' or a non-empty list of item ids (the model's output order)" },
+  ),
+});
+
 /** Fewest items a recommender is trained on. */
 const MIN_ITEMS = 10;
 
@@ -67,4 +84,5 @@ export const recommenderFamily: ModelFamily<z.infer<typeof recommenderHyperparam
     evaluationSet: 'the next items of shoppers active before and during the holdout window',
   },
   uploads: true,
+  uploadManifest: recommenderUploadManifest,
 };

@@ -14,6 +14,7 @@ import { checkRecommenderSession, RECOMMENDER_FAMILY } from './contract';
 import { buildTestCases, evaluateScorer, onnxScorer, popularityScorer, type TestCase } from './evaluate';
 import { type ModelSelection, type SelectionOptions, itemIndexOf, selectServedModel, trainArtifact } from './select';
 import { DEFAULT_TRAIN_OPTIONS, type ItemIndex } from './train';
+import { judgeRecommenderUpload } from './upload';
 
 /** A card as the training step writes it: no evaluation yet, plus where it was trained and how the model was chosen. */
 export type TrainedCard = FamilyTrainedCard & { selection?: SelectionRecord };
@@ -211,4 +212,5 @@ export const trainer: FamilyTrainer = {
       await session.release();
     }
   },
+  judgeUpload: judgeRecommenderUpload,
 };

@@ -12,10 +12,11 @@
  * and one line in shared/families/registry.ts. Nothing outside the family's folder names its metrics.
  * Types only: importing this file loads nothing.
  */
-import type { ZodType } from 'zod';
+import type { InferenceSession } from 'onnxruntime-node';
+import type { ZodObject, ZodType } from 'zod';
 import type { ModelCard, ModelRegistry } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';
-import type { SnapshotManifest } from '../training/snapshot';
+import type { Interaction, ItemMeta, SnapshotManifest } from '../training/snapshot';
 
 export type Hyperparameters = Record<string, number | string | boolean>;
 export type Metrics = Record<string, number>;
@@ -105,6 +106,8 @@ export interface ModelFamily<H extends Hyperparameters = Hyperparameters> {
   presentation: FamilyPresentation;
   /** Whether the family accepts bring-your-own ONNX uploads (its trainer must implement `judgeUpload`). */
   uploads: boolean;
+  /** The family's own fields of an upload manifest (e.g. the recommender's `itemIndex`), besides the common ones (shared/registry/upload.ts). */
+  uploadManifest?: ZodObject;
 }
 
 export type SnapshotTable = 'interactions' | 'items' | 'sequences' | 'orders' | 'itemDaily';
@@ -152,19 +155,25 @@ export interface EvaluateContext {
   card: TrainedCard;
 }
 
+/** The latest training snapshot an upload is judged on: its manifest, with the tables the caller already loaded. */
+export interface Holdout {
+  manifest: SnapshotManifest;
+  interactions?: readonly Interaction[];
+  items?: Readonly<Record<string, ItemMeta>>;
+}
+
 /** An uploaded ONNX model (bring your own) to be checked and scored by its family. */
 export interface UploadContext {
   registry: ModelRegistry;
   blobs: BlobStore;
-  /** The model bytes. */
+  /** The model, loaded by onnxruntime (the caller releases it). */
+  session: InferenceSession;
   model: Uint8Array;
-  /** The manifest's family-specific fields (e.g. the recommender's `itemIndex`), as uploaded. */
+  /** The manifest's family-specific fields (validated by the family's `uploadManifest`). */
   manifest: Record<string, unknown>;
   /** The champion, when there is one. */
   champion?: { version: string };
-  /** The latest training snapshot (undefined: none yet). */
-  snapshot?: SnapshotManifest;
-  policy: MetricPolicy;
+  holdout: Holdout;
 }
 
 export type UploadJudgement =
@@ -172,11 +181,11 @@ export type UploadJudgement =
   | {
       ok: true;
       scores: FamilyScores;
-      /** Artifacts to store beside model.onnx in the new version (name → bytes or JSON). */
-      artifacts: Record<string, Uint8Array | unknown>;
-      /** Card fields the family adds (data window, item counts, …). */
-      data: ModelCard['data'];
-      /** What the report says about the model's inputs (e.g. the item index used). */
+      /** Artifacts stored beside model.onnx in the new version (name → bytes, or a value stored as JSON). */
+      artifacts: Record<string, Uint8Array | object>;
+      /** The card's data counts the family knows (users, items, interactions). */
+      data: Pick<ModelCard['data'], 'users' | 'items' | 'interactions'>;
+      /** Family fields for the upload report (e.g. the item index used). */
       details?: Record<string, unknown>;
     };
 

@@ -1,14 +1,16 @@
 /**
- * Bring your own ONNX. An operator uploads, IN THIS ORDER:
- *   1. uploads/models/<family>/<name>.onnx   the model (recommender contract: models/recommender/contract.ts)
- *   2. uploads/models/<family>/<name>.json   its manifest {family, name, itemIndex, description, …}
+ * Bring your own ONNX, for every family whose descriptor says `uploads: true`. An operator uploads,
+ * IN THIS ORDER:
+ *   1. uploads/models/<family>/<name>.onnx   the model (the family's serving contract)
+ *   2. uploads/models/<family>/<name>.json   its manifest: the common fields below plus the family's
+ *                                            own (its `uploadManifest`, e.g. the recommender's itemIndex)
  * The manifest upload triggers the validation (S3 → functions/jobs/validate-upload.ts), so the model
  * file must already be there; re-uploading the manifest re-runs the validation.
  *
- * The model is loaded in onnxruntime-node, checked against the family's contract with the size of its
- * item index (declared inputs/outputs, golden inputs giving finite scores of the right shape), scored
- * on the latest snapshot's holdout next to the popularity baseline and the champion (both on the same
- * cases), and judged by the same gate as retrained models (./gate). It then becomes a new immutable
+ * The common steps are here: manifest, size, hashes, a deterministic version id, onnxruntime must
+ * load it, no leaked holdout, the gate with the family's policy (./gate), registration. The family's
+ * trainer (`judgeUpload`, e.g. models/recommender/upload.ts) checks the model against its contract
+ * and scores it next to its baseline and the champion on the latest snapshot's evaluation cases. It then becomes a new immutable
  * version with its card and the `challenger` alias moves to it; promotion to champion happens only
  * through the retraining state machine's gate. Otherwise nothing is registered. Either way a report
  * with every reason goes to uploads/reports/<name>.json.
@@ -20,44 +22,32 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type * as ort from 'onnxruntime-node';
-import { checkRecommenderSession, META_KIND, RECOMMENDER_FAMILY } from '../../models/recommender/contract';
-import { buildTestCases, evaluateScorer, onnxScorer, popularityScorer, type TestCase } from '../../models/recommender/evaluate';
-import { buildItemIndex, DEFAULT_TRAIN_OPTIONS, type ItemIndex } from '../../models/recommender/train';
-import type { MetricSummary } from '../../models/evaluation/metrics';
+import type { FamilyScores, Holdout, UploadJudgement } from '../families/contract';
+import { familyNames, getFamily, hasFamily } from '../families/registry';
+import { loadTrainer } from '../families/trainers';
 import { zodIssues } from '../http/validation';
 import { readModelMetadata } from '../onnx/graph';
 import { createSession, describeSession, type ValueDescription } from '../onnx/session';
 import type { BlobStore } from '../storage/blob';
-import { type Interaction, type ItemMeta, loadSnapshot, SNAPSHOTS_PREFIX, type SnapshotManifest } from '../training/snapshot';
-import { type GateDecision, type GatePolicy, gateAgainstChampion } from './gate';
 import type { ObjectStore, StoredObject } from '../storage/object-store';
+import { loadSnapshot, SNAPSHOTS_PREFIX, type SnapshotManifest } from '../training/snapshot';
+import { type GateDecision, type GatePolicy, gateAgainstChampion } from './gate';
 import { type AliasPointer, type ModelCard, type ModelRegistry, newVersionId, sha256Hex } from './registry';
 
+export type { Holdout };
 export const UPLOADS_PREFIX = 'uploads/models/';
 export const UPLOAD_REPORTS_PREFIX = 'uploads/reports/';
-/** Families with a contract an uploaded model can be checked against. */
-export const UPLOADABLE_FAMILIES = [RECOMMENDER_FAMILY] as const;
+/** Families with a contract an uploaded model can be checked against (descriptor `uploads: true`). */
+export const uploadableFamilies = (): string[] => familyNames().filter((f) => getFamily(f).uploads);
 export const DEFAULT_MAX_MODEL_BYTES = 256 * 1024 * 1024;
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const FAMILY_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-export const uploadManifestSchema = z.strictObject({
+/** The fields every upload manifest has; a family adds its own (its descriptor's `uploadManifest`, e.g. the recommender's `itemIndex`). */
+export const uploadManifestSchema = z.object({
   family: z.string({ message: 'must be a string' }).regex(FAMILY_RE, 'must be a model family name (lowercase letters, digits, - and _)'),
   name: z.string({ message: 'must be a string' }).regex(NAME_RE, 'must be 1-100 letters, digits, ".", "-" or "_", starting with a letter or digit'),
-  itemIndex: z.union(
-    [
-      z.literal('champion'),
-      z
-        .array(z.string({ message: 'must be an item id (string)' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters'), {
-          message: "must be 'champion' or a list of item ids",
-        })
-        .min(1, 'must list at least one item id')
-        .max(1_000_000, 'must list at most 1,000,000 item ids')
-        .refine((ids) => new Set(ids).size === ids.length, { message: 'must not repeat an item id' }),
-    ],
-    { message: "must be 'champion' or a non-empty list of item ids (the model's output order)" },
-  ),
   description: z.string({ message: 'must be a string' }).max(2000, 'must be at most 2000 characters').optional(),
   algorithm: z.string().max(200, 'must be at most 200 characters').optional(),
   codeVersion: z.string().max(200, 'must be at most 200 characters').optional(),
@@ -70,14 +60,8 @@ export const uploadManifestSchema = z.strictObject({
     })
     .optional(),
 });
-export type UploadManifest = z.infer<typeof uploadManifestSchema>;
-
-/** The holdout an upload is judged on: the latest training snapshot. */
-export interface Holdout {
-  manifest: SnapshotManifest;
-  interactions: readonly Interaction[];
-  items: Readonly<Record<string, ItemMeta>>;
-}
+/** A manifest: the common fields and the family's own (e.g. `itemIndex`). */
+export type UploadManifest = z.infer<typeof uploadManifestSchema> & Record<string, unknown>;
 
 export interface UploadReport {
   status: 'accepted' | 'rejected';
@@ -93,14 +77,15 @@ export interface UploadReport {
   /** Accepted: why it passed the gate. Rejected: EVERY reason it was refused. */
   reasons: string[];
   model?: { bytes: number; sha256: string; kind?: string; inputs?: string[]; outputs?: string[] };
+  /** Recommender uploads: the item index the scores are for (other families add their own fields the same way). */
   itemIndex?: { source: 'champion' | 'explicit'; items: number; championVersion?: string };
   evaluation?: {
     snapshot: string;
     holdoutStart: string;
     cases: number;
-    model: MetricSummary;
-    baseline: MetricSummary;
-    champion?: { version: string; artifact: 'serving' | 'eval'; metrics: MetricSummary };
+    model: Record<string, number>;
+    baseline: Record<string, number>;
+    champion?: NonNullable<FamilyScores['champion']>;
   };
   gate?: GateDecision;
   /** A re-delivered S3 event found this upload already registered. */
@@ -128,8 +113,6 @@ export function parseUploadKey(key: string): { family: string; name: string } | 
 
 const reportKeyFor = (name: string) => `${UPLOAD_REPORTS_PREFIX}${name}.json`;
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-type ItemsArtifact = ItemIndex & { categories?: (string | null)[] };
-type ChampionScore = { version: string; artifact: 'serving' | 'eval'; metrics: MetricSummary };
 
 /** Validates one uploaded model from its manifest key; writes the report and returns it. Throws only on storage failures (so S3 retries). */
 export async function validateUpload(deps: UploadDeps, manifestKey: string): Promise<UploadReport> {
@@ -146,7 +129,8 @@ class UploadValidation {
   private modelBytes: Uint8Array | undefined;
   private holdout: Holdout | undefined;
   private champion: AliasPointer | undefined;
-  private items: ItemsArtifact | undefined;
+  /** The manifest's family-specific fields, validated by the family. */
+  private familyFields: Record<string, unknown> | undefined;
 
   constructor(
     private readonly deps: UploadDeps,
@@ -192,14 +176,13 @@ class UploadValidation {
     if (version && this.report.reasons.length === 0 && (await this.deps.registry.hasVersion(family, version))) return this.registered(version);
     await this.readHoldout();
     this.champion = await this.deps.registry.getAlias(family, 'champion');
-    this.items = await this.resolveItems(family);
     let session: ort.InferenceSession | undefined;
     try {
       session = await this.openSession();
-      if (!session || !this.items || !(await this.meetsContract(session, this.items)) || !this.holdout) return this.finish();
-      const judged = await this.evaluate(session, family, this.holdout, this.items);
-      if (this.report.reasons.length > 0 || !version) return this.finish();
-      await this.register(session, family, version, judged);
+      if (!session || !this.familyFields || !this.holdout) return this.finish();
+      const judgement = await this.judge(session, family, this.holdout, this.familyFields);
+      if (!judgement || this.report.reasons.length > 0 || !version) return this.finish();
+      await this.register(session, family, version, judgement);
       return this.registered(version);
     } finally {
       await session?.release();
@@ -207,18 +190,25 @@ class UploadValidation {
   }
 
   private readManifest(object: StoredObject, key: { family: string; name: string }): void {
+    const uploadable = hasFamily(key.family) && getFamily(key.family).uploads;
+    const own = uploadable ? (getFamily(key.family).uploadManifest?.shape ?? {}) : {};
+    // The common fields and the family's own, strict: a field neither names is refused by name.
+    const schema = z.strictObject({ ...uploadManifestSchema.shape, ...own });
     try {
-      const parsed = uploadManifestSchema.safeParse(JSON.parse(Buffer.from(object.body).toString('utf8')));
-      if (parsed.success) this.manifest = parsed.data;
-      else for (const issue of zodIssues(parsed.error)) this.reject(`manifest.${issue.field}: ${issue.reason}`);
+      const parsed = schema.safeParse(JSON.parse(Buffer.from(object.body).toString('utf8')));
+      if (parsed.success) {
+        this.manifest = parsed.data as UploadManifest;
+        this.familyFields = Object.fromEntries(Object.keys(own).map((k) => [k, (parsed.data as Record<string, unknown>)[k]]));
+      } else for (const issue of zodIssues(parsed.error)) this.reject(`manifest.${issue.field}: ${issue.reason}`);
     } catch (error) {
       this.reject(`manifest: not valid JSON (${message(error)})`);
     }
     if (this.manifest && this.manifest.family !== key.family)
       this.reject(`manifest.family: "${this.manifest.family}" does not match the upload folder "${key.family}"`);
     if (this.manifest && this.manifest.name !== key.name) this.reject(`manifest.name: "${this.manifest.name}" does not match the file name "${key.name}"`);
-    if (!(UPLOADABLE_FAMILIES as readonly string[]).includes(key.family)) {
-      this.reject(`family: "${key.family}" has no contract an uploaded model can be checked against (supported: ${UPLOADABLE_FAMILIES.join(', ')})`);
+    if (!uploadable) {
+      this.familyFields = undefined;
+      this.reject(`family: "${key.family}" has no contract an uploaded model can be checked against (supported: ${uploadableFamilies().join(', ')})`);
     }
   }
 
@@ -250,26 +240,6 @@ class UploadValidation {
       this.reject(`manifest.dataWindow.to: ${to} is after the holdout start ${start}: its holdout metrics would be leaked`);
   }
 
-  private async resolveItems(family: string): Promise<ItemsArtifact | undefined> {
-    const manifest = this.manifest;
-    if (!manifest) return undefined;
-    if (manifest.itemIndex !== 'champion') {
-      const ids = manifest.itemIndex;
-      this.report.itemIndex = { source: 'explicit', items: ids.length };
-      return {
-        itemIds: ids,
-        popularity: popularityOf(this.holdout?.interactions ?? [], ids),
-        categories: ids.map((id) => this.holdout?.items[id]?.category ?? null),
-      };
-    }
-    const champion = this.champion;
-    if (!champion) return void this.reject(`manifest.itemIndex: "champion", but ${family} has no champion yet; list the item ids in the model's output order`);
-    const items = await this.deps.registry.getJson<ItemsArtifact>(family, champion.version, 'items.json');
-    if (!items) return void this.reject(`manifest.itemIndex: the champion ${champion.version} has no items.json`);
-    this.report.itemIndex = { source: 'champion', items: items.itemIds.length, championVersion: champion.version };
-    return items;
-  }
-
   private async openSession(): Promise<ort.InferenceSession | undefined> {
     if (!this.modelBytes || !this.report.model) return undefined;
     let session: ort.InferenceSession;
@@ -280,46 +250,55 @@ class UploadValidation {
     }
     this.report.model.inputs = [...session.inputNames];
     this.report.model.outputs = [...session.outputNames];
-    const kind = safeMetadata(this.modelBytes)[META_KIND];
+    const kind = safeMetadata(this.modelBytes).model_kind; // written by our exporters (ModelProto.metadata_props)
     if (kind) this.report.model.kind = kind;
     return session;
   }
 
-  private async meetsContract(session: ort.InferenceSession, items: ItemsArtifact): Promise<boolean> {
-    const contract = await checkRecommenderSession(session, items.itemIds.length);
-    if (!contract.ok) for (const reason of contract.reasons) this.reject(`contract: ${reason}`);
-    return contract.ok;
-  }
-
-  /** Candidate, popularity baseline and champion on the same holdout cases, then the gate. */
-  private async evaluate(session: ort.InferenceSession, family: string, holdout: Holdout, items: ItemsArtifact) {
-    const holdoutStartMs = Date.parse(holdout.manifest.holdoutStart);
-    const cases = buildTestCases(holdout.interactions, holdoutStartMs);
-    const before = holdout.interactions.filter((x) => x.ts < holdoutStartMs);
-    const model = await evaluateScorer(cases, items.itemIds, onnxScorer(session));
-    const baseline = await evaluateScorer(cases, items.itemIds, popularityScorer(popularityOf(before, items.itemIds)));
-    const scored = this.champion ? await scoreChampion(this.deps.registry, family, this.champion.version, holdout.manifest.holdoutStart, cases) : undefined;
-    const champion: ChampionScore | undefined = scored && 'metrics' in scored ? scored : undefined;
-    if (scored && 'reason' in scored) this.reject(`evaluation: the champion cannot be compared on this holdout: ${scored.reason}`);
+  /** The family checks the model against its contract and scores it, champion and baseline on the same cases; then the gate. */
+  private async judge(session: ort.InferenceSession, family: string, holdout: Holdout, fields: Record<string, unknown>) {
+    const trainer = await loadTrainer(family);
+    if (!trainer.judgeUpload) {
+      this.reject(`family: "${family}" declares uploads but its trainer cannot judge one`);
+      return undefined;
+    }
+    const judgement = await trainer.judgeUpload({
+      registry: this.deps.registry,
+      blobs: this.deps.objects,
+      session,
+      model: this.modelBytes as Uint8Array,
+      manifest: fields,
+      ...(this.champion ? { champion: { version: this.champion.version } } : {}),
+      holdout,
+    });
+    if (!judgement.ok) {
+      for (const reason of judgement.reasons) this.reject(reason);
+      return undefined;
+    }
+    Object.assign(this.report, judgement.details ?? {});
+    const { scores } = judgement;
+    if (scores.championNotComparable) this.reject(`evaluation: the champion cannot be compared on this holdout: ${scores.championNotComparable}`);
     this.report.evaluation = {
       snapshot: holdout.manifest.runId,
       holdoutStart: holdout.manifest.holdoutStart,
-      cases: cases.length,
-      model,
-      baseline,
-      ...(champion ? { champion } : {}),
+      cases: scores.cases,
+      model: scores.metrics,
+      baseline: scores.baseline,
+      ...(scores.champion ? { champion: scores.champion } : {}),
     };
-    const gate = gateAgainstChampion(model, champion?.metrics ?? null, baseline, this.deps.policyFor(family));
+    const gate = gateAgainstChampion(scores.metrics, scores.champion?.metrics ?? null, scores.baseline, this.deps.policyFor(family));
     this.report.gate = gate;
     if (!gate.passed) for (const reason of gate.reasons) this.reject(`gate: ${reason}`);
-    return { model, baseline, champion, gate, cases: cases.length, holdout };
+    return { judgement, gate, holdout };
   }
 
   /** Artifacts first, the card last (a version is listed once its card exists). */
-  private async register(session: ort.InferenceSession, family: string, version: string, judged: Awaited<ReturnType<UploadValidation['evaluate']>>) {
-    const { manifest, modelBytes, manifestObject, items, report } = this;
-    if (!manifest || !modelBytes || !manifestObject || !items || !report.model || !report.modelKey) throw new Error('register: validation state is incomplete');
-    const { holdout } = judged;
+  private async register(session: ort.InferenceSession, family: string, version: string, judged: NonNullable<Awaited<ReturnType<UploadValidation['judge']>>>) {
+    const { manifest, modelBytes, manifestObject, report } = this;
+    if (!manifest || !modelBytes || !manifestObject || !report.model || !report.modelKey) throw new Error('register: validation state is incomplete');
+    const { holdout, gate } = judged;
+    const judgement = judged.judgement as Extract<UploadJudgement, { ok: true }>;
+    const { scores } = judgement;
     const description = describeSession(session);
     const tensor = (v: ValueDescription) => ({ name: v.name, type: v.type ?? 'unknown', shape: v.shape ?? [] });
     const card: ModelCard = {
@@ -334,19 +313,17 @@ class UploadValidation {
         // Trained before the holdout start (the upload contract) unless the manifest says when.
         asOf: manifest.dataWindow?.to ?? holdout.manifest.holdoutStart,
         holdoutStart: holdout.manifest.holdoutStart,
-        users: 0,
-        items: items.itemIds.length,
-        interactions: 0,
+        ...judgement.data,
         ...(manifest.dataWindow?.from ? { from: manifest.dataWindow.from } : {}),
       },
       trainingSeconds: manifest.trainingSeconds ?? 0,
       ...(this.champion ? { parentVersion: this.champion.version } : {}),
       codeVersion: manifest.codeVersion ?? `upload:sha256:${report.model.sha256.slice(0, 12)}`,
-      metrics: judged.model,
-      baseline: judged.baseline,
-      ...(judged.champion ? { champion: { version: judged.champion.version, metrics: judged.champion.metrics } } : {}),
-      holdout: { snapshot: holdout.manifest.runId, asOf: holdout.manifest.asOf, holdoutStart: holdout.manifest.holdoutStart, cases: judged.cases },
-      gate: judged.gate,
+      metrics: scores.metrics,
+      baseline: scores.baseline,
+      ...(scores.champion ? { champion: { version: scores.champion.version, metrics: scores.champion.metrics } } : {}),
+      holdout: { snapshot: holdout.manifest.runId, asOf: holdout.manifest.asOf, holdoutStart: holdout.manifest.holdoutStart, cases: scores.cases },
+      gate,
       source: {
         kind: 'uploaded',
         name: manifest.name,
@@ -354,11 +331,11 @@ class UploadValidation {
         manifestKey: this.manifestKey,
         modelKey: report.modelKey,
         sha256: report.model.sha256,
-        itemIndex: manifest.itemIndex === 'champion' ? 'champion' : 'explicit',
+        ...(this.familyFields?.itemIndex !== undefined ? { itemIndex: this.familyFields.itemIndex === 'champion' ? ('champion' as const) : ('explicit' as const) } : {}),
       },
     };
     await this.deps.registry.putArtifact(family, version, 'model.onnx', modelBytes);
-    await this.deps.registry.putArtifact(family, version, 'items.json', items);
+    for (const [name, artifact] of Object.entries(judgement.artifacts)) await this.deps.registry.putArtifact(family, version, name, artifact);
     await this.deps.registry.putArtifact(family, version, 'upload/manifest.json', manifestObject.body);
     await this.deps.registry.putCard(card);
   }
@@ -377,7 +354,7 @@ class UploadValidation {
     if (!report.evaluation && card?.metrics && card.baseline && card.holdout) {
       report.alreadyRegistered = true;
       const { snapshot, holdoutStart, cases } = card.holdout;
-      report.evaluation = { snapshot, holdoutStart, cases, model: card.metrics as MetricSummary, baseline: card.baseline as MetricSummary };
+      report.evaluation = { snapshot, holdoutStart, cases, model: card.metrics, baseline: card.baseline };
     }
     return this.finish();
   }
@@ -388,45 +365,6 @@ function safeMetadata(bytes: Uint8Array): Record<string, string> {
     return readModelMetadata(bytes);
   } catch {
     return {};
-  }
-}
-
-/** Time-decayed popularity (as the trainer computes it) of the given items; 0 for items never seen. */
-function popularityOf(interactions: readonly Interaction[], itemIds: readonly string[]): number[] {
-  if (interactions.length === 0) return itemIds.map(() => 0);
-  const index = buildItemIndex(interactions, { ...DEFAULT_TRAIN_OPTIONS, minItemInteractions: 1, maxItems: Number.MAX_SAFE_INTEGER });
-  const byId = new Map(index.itemIds.map((id, i) => [id, index.popularity[i] ?? 0]));
-  return itemIds.map((id) => byId.get(id) ?? 0);
-}
-
-/**
- * Scores the champion on the same cases without leakage (the retraining run's rule): its served model
- * when trained on data up to the holdout start at most, else its evaluation artifact (trained before
- * its own holdout start) when that start is no later than this one; otherwise it cannot be compared.
- */
-async function scoreChampion(
-  registry: ModelRegistry,
-  family: string,
-  version: string,
-  holdoutStart: string,
-  cases: readonly TestCase[],
-): Promise<ChampionScore | { reason: string }> {
-  const card = await registry.getCard(family, version);
-  if (!card) return { reason: `champion ${version} has no model card` };
-  const holdoutMs = Date.parse(holdoutStart);
-  const artifact = Date.parse(card.data.asOf) <= holdoutMs ? 'serving' : Date.parse(card.data.holdoutStart) <= holdoutMs ? 'eval' : undefined;
-  if (!artifact) return { reason: `champion ${version} was trained on data up to ${card.data.asOf}, after this holdout's start ${holdoutStart}` };
-  const prefix = artifact === 'eval' ? 'eval/' : '';
-  const [bytes, items] = await Promise.all([
-    registry.getModelBytes(family, version, `${prefix}model.onnx`),
-    registry.getJson<ItemIndex>(family, version, `${prefix}items.json`),
-  ]);
-  if (!bytes || !items) return { reason: `champion ${version} has no ${prefix}model.onnx / ${prefix}items.json` };
-  const session = await createSession(bytes);
-  try {
-    return { version, artifact, metrics: await evaluateScorer(cases, items.itemIds, onnxScorer(session)) };
-  } finally {
-    await session.release();
   }
 }
 

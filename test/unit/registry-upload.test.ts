@@ -6,7 +6,7 @@ import { buildModel, node, valueInfo } from '../../shared/onnx/graph';
 import { defaultGatePolicy } from '../../shared/registry/gate';
 import { MemoryObjectStore } from '../../shared/storage/memory-object-store';
 import { type ModelCard, ModelRegistry } from '../../shared/registry/registry';
-import { type Holdout, parseUploadKey, type UploadManifest, type UploadReport, validateUpload } from '../../shared/registry/upload';
+import { type Holdout, parseUploadKey, type UploadReport, validateUpload } from '../../shared/registry/upload';
 import type { Interaction } from '../../shared/training/snapshot';
 
 const DAY = 86_400_000;
@@ -65,7 +65,7 @@ let ease: { onnx: Uint8Array; items: ItemIndex };
 
 beforeAll(async () => {
   const trained = await trainRecommender(
-    holdout.interactions.filter((x) => x.ts < HOLDOUT_START),
+    (holdout.interactions ?? []).filter((x) => x.ts < HOLDOUT_START),
     {},
     { version: 'upload-test' },
   );
@@ -94,7 +94,7 @@ function world(options: { holdout?: Holdout | undefined } = {}): World {
   };
 }
 
-const manifest = (name: string, itemIndex: UploadManifest['itemIndex'], extra: Record<string, unknown> = {}) => ({
+const manifest = (name: string, itemIndex: 'champion' | string[], extra: Record<string, unknown> = {}) => ({
   family: 'recommender',
   name,
   itemIndex,
@@ -365,5 +365,22 @@ describe('parseUploadKey', () => {
 
     // Assess
     expect(parsed).toEqual(expected);
+  });
+});
+
+describe('uploads for families', () => {
+  it('refuses an upload to a family without an upload contract, naming the families that have one', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+    const registry = new ModelRegistry(store);
+    await store.put('uploads/models/nosuch/m.onnx', Buffer.from('x'));
+    await store.put('uploads/models/nosuch/m.json', Buffer.from(JSON.stringify({ family: 'nosuch', name: 'm' })));
+
+    // Act
+    const report = await validateUpload({ registry, objects: store, loadHoldout: async () => holdout, policyFor: (f) => defaultGatePolicy(f) }, 'uploads/models/nosuch/m.json');
+
+    // Assess
+    expect(report.status).toBe('rejected');
+    expect(report.reasons).toContain('family: "nosuch" has no contract an uploaded model can be checked against (supported: recommender)');
   });
 });
