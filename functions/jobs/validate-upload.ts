@@ -44,7 +44,7 @@ export const handler = jobHandler(async (event: S3Event): Promise<UploadReport[]
       reportKey: report.reportKey,
       reasons: report.reasons,
       cases: report.evaluation?.cases,
-      ndcg10: report.evaluation?.model['NDCG@10'],
+      metrics: report.evaluation?.model,
       alreadyRegistered: report.alreadyRegistered,
     });
     reports.push(report);
