@@ -17,7 +17,7 @@
 import { readRawEvents } from '../capture/raw-events';
 import { daysBetween, readServed, type ServedRecord } from '../recommend/served-log';
 import type { ObjectStore } from '../storage/object-store';
-import type { Variant } from './assign';
+import type { Variant } from '../recommend/ab-assignment';
 
 export const AB_REPORTS_PREFIX = 'reports/ab/';
 

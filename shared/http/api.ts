@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { ZodType } from 'zod';
-import { secretsMiddleware } from '../config/secrets-middleware';
+import { secretsMiddleware } from '../observability/secrets-middleware';
 import { logger, metrics } from '../observability/powertools';
 import { badRequest, payloadTooLarge } from './errors';
 import { zodIssues } from './validation';
@@ -18,7 +18,8 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 
 /** Decodes and parses a JSON body with a size limit; errors name the reason (400 / 413). */
 export function parseJsonBody(event: ApiEvent, limitBytes: number): unknown {
-  if (event.body === undefined || event.body === null || event.body === '') throw badRequest('Request body is required', [{ field: 'body', reason: 'missing' }]);
+  if (event.body === undefined || event.body === null || event.body === '')
+    throw badRequest('Request body is required', [{ field: 'body', reason: 'missing' }]);
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (Buffer.byteLength(text, 'utf8') > limitBytes) throw payloadTooLarge(limitBytes);
   try {

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
-import { secretsMiddleware } from '../config/secrets-middleware';
+import { secretsMiddleware } from './secrets-middleware';
 import { logger, metrics } from './powertools';
 
 /** The middleware stack of non-HTTP functions (state machine tasks, schedules, S3 triggers); secrets from SSM load before the core. */

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RECOMMENDER_FAMILY } from '../../models/recommender/contract';
-import { type Variant, assignVariant } from '../ab/assign';
+import { type Variant, assignVariant } from './ab-assignment';
 import { documentClient, s3Client } from '../aws/clients';
 import { CatalogCache, type CatalogueState } from '../catalog/cache';
 import { CatalogSnapshots } from '../catalog/snapshot';

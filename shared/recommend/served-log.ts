@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { Variant } from '../ab/assign';
+import type { Variant } from './ab-assignment';
 import { logger, metrics } from '../observability/powertools';
 import type { ObjectStore } from '../storage/object-store';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { abBucket, assignVariant } from '../../shared/ab/assign';
+import { abBucket, assignVariant } from '../../shared/recommend/ab-assignment';
 import { type AttributableEvent, buildAbReport, compareRates, defaultReportDay } from '../../shared/ab/report';
 import type { ServedRecord } from '../../shared/recommend/served-log';
 

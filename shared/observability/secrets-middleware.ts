@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
-import { logger, metrics } from '../observability/powertools';
-import { type SecretStore, secrets } from './secrets';
+import { type SecretStore, secrets } from '../config/secrets';
+import { logger, metrics } from './powertools';
 
 /**
  * Loads the secrets this function reads from SSM before its handler runs (the first invocation of a
