@@ -1,14 +1,14 @@
 /**
  * The model families this stack trains. Adding a family: write models/<name>/family.ts (a
- * `ModelFamily`) and models/<name>/trainer.ts (a `FamilyTrainer` exported as `trainer`), then add ONE
- * line to BUILT_IN below. The retraining state machine maps over the enabled families
+ * `ModelFamily`, shared/families/contract.ts) and models/<name>/trainer.ts (a `FamilyTrainer` exported
+ * as `trainer`), then add ONE line to BUILT_IN below. The retraining state machine maps over the enabled families
  * (RETRAIN_FAMILIES, or the request's `families`), so nothing else changes.
  *
  * `registerFamily` adds a family at run time (a plug-in outside this tree, or a test's throw-away
  * family) with its trainer; it lives in this process only.
  */
-import { recommenderFamily } from '../../models/recommender/family';
-import type { FamilyTrainer, ModelFamily } from './contract';
+import { recommenderFamily } from './recommender/family';
+import type { FamilyTrainer, ModelFamily } from '../shared/families/contract';
 
 const BUILT_IN: readonly ModelFamily[] = [
   recommenderFamily as unknown as ModelFamily,

@@ -3,9 +3,9 @@ import { s3Client } from '../../shared/aws/clients';
 import { appConfig, numberEnv } from '../../shared/config/env';
 import { jobHandler } from '../../shared/observability/job';
 import { logger, metrics } from '../../shared/observability/powertools';
-import { gatePolicyFromEnv } from '../../shared/registry/gate';
+import { gatePolicyFromEnv } from '../../shared/training/policy';
 import { ModelRegistry } from '../../shared/registry/registry';
-import { DEFAULT_MAX_MODEL_BYTES, latestHoldout, type UploadReport, validateUpload } from '../../shared/registry/upload';
+import { DEFAULT_MAX_MODEL_BYTES, latestHoldout, type UploadReport, validateUpload } from '../../shared/training/upload';
 import { S3ObjectStore } from '../../shared/storage/s3-object-store';
 
 const config = appConfig();
@@ -20,7 +20,7 @@ const decodeKey = (key: string) => decodeURIComponent(key.replace(/\+/g, ' '));
 
 /**
  * Bring your own ONNX: triggered by a manifest under uploads/models/<family>/<name>.json (the .onnx goes
- * first). Registers the model as `challenger` or writes a rejection report (shared/registry/upload.ts).
+ * first). Registers the model as `challenger` or writes a rejection report (shared/training/upload.ts).
  */
 export const handler = jobHandler(async (event: S3Event): Promise<UploadReport[]> => {
   const reports: UploadReport[] = [];

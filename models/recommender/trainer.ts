@@ -198,7 +198,7 @@ export async function evaluateRecommenderCandidate({ blobs, registry, run }: Eva
   return evaluation;
 }
 
-/** The family's trainer (shared/families/trainers.ts loads it by this name). */
+/** The family's trainer (models/trainers.ts loads it by this name). */
 export const trainer: FamilyTrainer = {
   train: trainRecommenderCandidate,
   evaluate: evaluateRecommenderCandidate,

@@ -1,6 +1,6 @@
 /**
  * Bring your own recommender: what the `recommender` family checks and scores in an uploaded ONNX
- * model (shared/registry/upload.ts runs the common steps — manifest, size, hashes, gate, registration).
+ * model (shared/training/upload.ts runs the common steps — manifest, size, hashes, gate, registration).
  * The manifest's `itemIndex` names the item of each output score: a list, or `champion` (the
  * champion's items.json). The model must meet the contract (./contract.ts) for that many items; it is
  * scored next to the popularity baseline and the champion on the same holdout cases.

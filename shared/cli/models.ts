@@ -21,7 +21,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { createLocalS3Client, type Emulators, startEmulators } from '../local/emulators';
 import { loadServerlessConfig, type ServerlessConfig } from '../local/serverless-config';
 import { type ConditionalWriteMode, S3ObjectStore } from '../storage/s3-object-store';
-import { getFamily, hasFamily } from '../families/registry';
+import { getFamily, hasFamily } from '../../models/families';
 import { type AliasPointer, KNOWN_ALIASES, type ModelCard, ModelRegistry } from '../registry/registry';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '../..');

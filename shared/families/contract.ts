@@ -7,13 +7,14 @@
  *               light retraining tasks (PrepareSnapshot, gate, promote, record) can import it;
  *   trainer.ts  a `FamilyTrainer` (train, evaluate, artifact check): the heavy part, loaded only by
  *               the train and evaluate tasks, the training container and the upload validator
- *               (shared/families/trainers.ts finds it by that path).
+ *               (models/trainers.ts finds it by that path).
  *
- * and one line in shared/families/registry.ts. Nothing outside the family's folder names its metrics.
+ * and one line in models/families.ts. Nothing outside the family's folder names its metrics.
  * Types only: importing this file loads nothing.
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import type { ZodObject, ZodType } from 'zod';
+import type { MetricPolicy } from '../registry/gate';
 import type { ModelCard, ModelRegistry } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';
 import type { Interaction, ItemMeta, SnapshotManifest } from '../training/snapshot';
@@ -21,38 +22,7 @@ import type { Interaction, ItemMeta, SnapshotManifest } from '../training/snapsh
 export type Hyperparameters = Record<string, number | string | boolean>;
 export type Metrics = Record<string, number>;
 
-/** Whether a bigger value of a metric is better (NDCG, AUC) or a smaller one (WAPE, MAE, log loss). */
-export type Direction = 'higher' | 'lower';
-
-/**
- * How a family's candidates are judged against its champion and its baseline, on the same
- * evaluation cases (shared/registry/gate.ts applies it). A run may override the numbers
- * (request `policy.<family>`, GATE_POLICY); the family sets the defaults.
- */
-export interface MetricPolicy {
-  /** The metric a candidate must improve (recommender: NDCG@10; demand: WAPE). */
-  mainMetric: string;
-  /** Direction of the main metric; default `higher`. */
-  direction?: Direction;
-  /** Direction of other metrics when it differs from the main metric's (e.g. `{ 'log_loss': 'lower' }` for a family judged on AUC). */
-  directions?: Record<string, Direction>;
-  /** Least gain on the main metric over the champion, in the metric's better direction (absolute points unless `comparison: 'relative'`); may be negative. */
-  minImprovement: number;
-  /** Largest loss tolerated on any other guarded metric versus the champion (same unit). */
-  tolerance: number;
-  /** Metrics checked for regressions (the main metric is judged by minImprovement). Default: every metric both report but `count`. */
-  guardedMetrics?: string[];
-  /** Fewest evaluation cases a decision may rest on. */
-  minCases: number;
-  /** `absolute` (default): metric points; `relative`: fractions of the champion's value. */
-  comparison?: 'absolute' | 'relative';
-  /** Metrics on which the candidate must strictly beat the baseline (default: the main metric). */
-  baselineMetrics?: string[];
-  /** Candidate and champion must have been scored on as many cases, i.e. the same evaluation set (default true). */
-  requireSameCases?: boolean;
-  /** What the baseline is, in reports and gate reasons (default `baseline`): `popularity`, `seasonal naive`, … */
-  baselineName?: string;
-}
+export type { Direction, MetricPolicy } from '../registry/gate';
 
 /** Whether a snapshot holds enough data to train and judge a family; the reason when it does not. */
 export type Sufficiency = { enough: true } | { enough: false; reason: string };
@@ -106,7 +76,7 @@ export interface ModelFamily<H extends Hyperparameters = Hyperparameters> {
   presentation: FamilyPresentation;
   /** Whether the family accepts bring-your-own ONNX uploads (its trainer must implement `judgeUpload`). */
   uploads: boolean;
-  /** The family's own fields of an upload manifest (e.g. the recommender's `itemIndex`), besides the common ones (shared/registry/upload.ts). */
+  /** The family's own fields of an upload manifest (e.g. the recommender's `itemIndex`), besides the common ones (shared/training/upload.ts). */
   uploadManifest?: ZodObject;
 }
 

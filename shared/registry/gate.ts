@@ -6,12 +6,10 @@
  *   3. it strictly beats the family's baseline on `baselineMetrics` (default: the main metric),
  *   4. there are at least `minCases` cases (and the same number for candidate and champion).
  * "Better" follows each metric's direction (the policy's `direction` / `directions`: NDCG higher,
- * WAPE lower). With no champion yet, rules 1–2 are skipped. The family's `policy`
- * (shared/families/contract.ts) gives the defaults. Pure: no I/O.
+ * WAPE lower). With no champion yet, rules 1–2 are skipped. Pure: no I/O, and no family: each
+ * family's descriptor gives its defaults, resolved with the environment by shared/training/policy.ts.
  */
 import { z } from 'zod';
-import type { Direction, MetricPolicy } from '../families/contract';
-import { getFamily, hasFamily, PRIMARY_FAMILY } from '../families/registry';
 
 export type Metrics = Readonly<Record<string, number>>;
 
@@ -20,69 +18,41 @@ export interface GateDecision {
   reasons: string[];
 }
 
-/** A family's metric policy (shared/families/contract.ts) as the gate applies it. */
-export type GatePolicy = MetricPolicy;
-
-/** The family's default policy (its `policy`, completed): the retraining run's defaults start from it. */
-export function defaultGatePolicy(family = PRIMARY_FAMILY): GatePolicy {
-  const policy = getFamily(family).policy;
-  return {
-    direction: 'higher',
-    comparison: 'absolute',
-    requireSameCases: true,
-    baselineName: 'baseline',
-    ...policy,
-    guardedMetrics: [...(policy.guardedMetrics ?? [policy.mainMetric])],
-    baselineMetrics: [...(policy.baselineMetrics ?? [policy.mainMetric])],
-  };
-}
+/** Whether a bigger value of a metric is better (NDCG, AUC) or a smaller one (WAPE, MAE, log loss). */
+export type Direction = 'higher' | 'lower';
 
 /**
- * The policy a family is judged by, from its defaults and the environment (the retraining run and
- * the upload validator read the same variables):
- *   GATE_MIN_IMPROVEMENT, GATE_TOLERANCE, GATE_MIN_CASES   numbers in the primary family's (recommender's) units: they apply to it only
- *   GATE_POLICY   JSON overrides, either `{ "<family>": { …overrides } , … }` or a flat `{ …overrides }` for the primary family (older form)
+ * How a family's candidates are judged against its champion and its baseline, on the same
+ * evaluation cases (shared/registry/gate.ts applies it). A run may override the numbers
+ * (request `policy.<family>`, GATE_POLICY); the family sets the defaults.
  */
-export function gatePolicyFromEnv(family = PRIMARY_FAMILY, env: NodeJS.ProcessEnv = process.env): GatePolicy {
-  let policy = defaultGatePolicy(family);
-  if (family === PRIMARY_FAMILY) {
-    const number = (name: string, fallback: number) => {
-      const raw = env[name];
-      if (raw === undefined || raw === '') return fallback;
-      const value = Number(raw);
-      if (!Number.isFinite(value)) throw new GatePolicyError([{ field: name, reason: `must be a number, got "${raw}"` }]);
-      return value;
-    };
-    policy = parseGatePolicy(
-      {
-        minImprovement: number('GATE_MIN_IMPROVEMENT', policy.minImprovement),
-        tolerance: number('GATE_TOLERANCE', policy.tolerance),
-        minCases: number('GATE_MIN_CASES', policy.minCases),
-      },
-      family,
-      policy,
-    );
-  }
-  const raw = env.GATE_POLICY;
-  if (raw === undefined || raw.trim() === '') return policy;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (error) {
-    throw new GatePolicyError([{ field: 'GATE_POLICY', reason: `is not valid JSON: ${(error as Error).message}` }]);
-  }
-  const perFamily = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).some(hasFamily);
-  if (perFamily) {
-    const own = (parsed as Record<string, unknown>)[family];
-    try {
-      return parseGatePolicy(own, family, policy);
-    } catch (error) {
-      if (error instanceof GatePolicyError) throw new GatePolicyError(error.issues.map((i) => ({ ...i, field: `GATE_POLICY.${family}.${i.field}` })));
-      throw error;
-    }
-  }
-  return family === PRIMARY_FAMILY ? parseGatePolicy(parsed, family, policy) : policy;
+export interface MetricPolicy {
+  /** The metric a candidate must improve (recommender: NDCG@10; demand: WAPE). */
+  mainMetric: string;
+  /** Direction of the main metric; default `higher`. */
+  direction?: Direction;
+  /** Direction of other metrics when it differs from the main metric's (e.g. `{ 'log_loss': 'lower' }` for a family judged on AUC). */
+  directions?: Record<string, Direction>;
+  /** Least gain on the main metric over the champion, in the metric's better direction (absolute points unless `comparison: 'relative'`); may be negative. */
+  minImprovement: number;
+  /** Largest loss tolerated on any other guarded metric versus the champion (same unit). */
+  tolerance: number;
+  /** Metrics checked for regressions (the main metric is judged by minImprovement). Default: every metric both report but `count`. */
+  guardedMetrics?: string[];
+  /** Fewest evaluation cases a decision may rest on. */
+  minCases: number;
+  /** `absolute` (default): metric points; `relative`: fractions of the champion's value. */
+  comparison?: 'absolute' | 'relative';
+  /** Metrics on which the candidate must strictly beat the baseline (default: the main metric). */
+  baselineMetrics?: string[];
+  /** Candidate and champion must have been scored on as many cases, i.e. the same evaluation set (default true). */
+  requireSameCases?: boolean;
+  /** What the baseline is, in reports and gate reasons (default `baseline`): `popularity`, `seasonal naive`, … */
+  baselineName?: string;
 }
+
+/** The policy the gate applies (the name the retraining run and uploads use). */
+export type GatePolicy = MetricPolicy;
 
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_@.%-]{0,63}$/, 'must be a metric name such as NDCG@10, WAPE or log_loss');
 const direction = z.enum(['higher', 'lower'], { message: "must be 'higher' or 'lower'" });
@@ -112,7 +82,7 @@ export class GatePolicyError extends Error {
 }
 
 /** Default policy of a family with validated overrides (a JSON string or an object); bad fields are named. */
-export function parseGatePolicy(overrides: unknown, family = PRIMARY_FAMILY, base: GatePolicy = defaultGatePolicy(family)): GatePolicy {
+export function parseGatePolicy(overrides: unknown, base: GatePolicy): GatePolicy {
   if (overrides === undefined || overrides === null || overrides === '') return base;
   let value = overrides;
   if (typeof overrides === 'string') {
@@ -159,7 +129,7 @@ export function gateAgainstChampion(
   candidate: Metrics,
   champion: Metrics | null | undefined,
   baseline: Metrics,
-  policy: GatePolicy = defaultGatePolicy(),
+  policy: GatePolicy,
 ): GateDecision {
   const outcome: Outcome = { failures: [], passes: [] };
   const cases = candidate.count;

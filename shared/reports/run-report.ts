@@ -3,7 +3,7 @@
  * failed), built by the RecordRun task from the state machine's state. Reports depend on the
  * training run's types, never the other way round.
  */
-import { getFamily, hasFamily, PRIMARY_FAMILY } from '../families/registry';
+import { getFamily, hasFamily, PRIMARY_FAMILY } from '../../models/families';
 import type { FamilyPresentation } from '../families/contract';
 import type { GatePolicy } from '../registry/gate';
 import type { FamilyOutcome, FamilyPlan, Promotion, RunConfig, RunState } from '../training/run';

@@ -9,7 +9,7 @@
  *
  * Every key is derived from the run (id, start time), so a retried RecordRun rewrites the same objects.
  */
-import { familyNames, getFamily, hasFamily } from '../families/registry';
+import { familyNames, getFamily, hasFamily } from '../../models/families';
 import { ModelRegistry } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';
 import { type FamilyHistory, type RunReportHistory, renderRunReportHtml } from './html';

@@ -1,11 +1,11 @@
 /**
  * The heavy steps of one family in the retraining run — TrainCandidate and EvaluateCandidate (and
  * the Fargate training container) — for ANY family: each loads the family's trainer
- * (shared/families/trainers.ts) and calls it with the run's context for that family.
+ * (models/trainers.ts) and calls it with the run's context for that family.
  */
 import type { RunContext } from '../families/contract';
-import { getFamily } from '../families/registry';
-import { loadTrainer } from '../families/trainers';
+import { getFamily } from '../../models/families';
+import { loadTrainer } from '../../models/trainers';
 import { ModelRegistry } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';
 import { type FamilyEvaluation, type FamilyTask, type RunState, requireSnapshot } from './run';

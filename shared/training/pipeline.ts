@@ -1,13 +1,13 @@
 /**
  * The light steps of the retraining state machine: PrepareSnapshot (once), then per family in the
  * TrainFamilies Map state GateCandidate and PromoteModel, and RecordRun (once). They read a family
- * only through its descriptor (shared/families/registry.ts); nothing here reaches onnxruntime-node or
+ * only through its descriptor (models/families.ts); nothing here reaches onnxruntime-node or
  * tfjs (the train and evaluate steps load the family's trainer), so these Lambdas ship without the
  * native runtime.
  */
 import { randomUUID } from 'node:crypto';
 import type { MergeRedirects } from '../identity/redirects';
-import { getFamily, PRIMARY_FAMILY } from '../families/registry';
+import { getFamily, PRIMARY_FAMILY } from '../../models/families';
 import { gateAgainstChampion } from '../registry/gate';
 import { ModelRegistry, newVersionId } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';

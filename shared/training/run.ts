@@ -5,10 +5,11 @@
  */
 import { z } from 'zod';
 import type { FamilyScores, Hyperparameters } from '../families/contract';
-import { familyNames, getFamily, hasFamily } from '../families/registry';
+import { familyNames, getFamily, hasFamily } from '../../models/families';
 import { numberEnv, optionalEnv } from '../config/env';
 import { zodIssues } from '../http/validation';
-import { type GatePolicy, GatePolicyError, gatePolicyFromEnv, gatePolicySchema, parseGatePolicy } from '../registry/gate';
+import { type GatePolicy, GatePolicyError, gatePolicySchema, parseGatePolicy } from '../registry/gate';
+import { gatePolicyFromEnv } from './policy';
 import type { SnapshotManifest } from './snapshot';
 
 export type { GatePolicy };
@@ -198,7 +199,7 @@ export function resolveRunConfig(raw: unknown, defaults: RunConfig): { request: 
     // A family registered after the defaults were read starts from its own default policy.
     const policy = defaults.policies[family] ?? gatePolicyFromEnv(family, {});
     try {
-      policies[family] = parseGatePolicy(request.policy?.[family], family, policy);
+      policies[family] = parseGatePolicy(request.policy?.[family], policy);
     } catch (error) {
       if (!(error instanceof GatePolicyError)) throw error;
       issues.push(...error.issues.map((i) => ({ field: `policy.${family}.${i.field}`, reason: i.reason })));

@@ -8,7 +8,7 @@
  * file must already be there; re-uploading the manifest re-runs the validation.
  *
  * The common steps are here: manifest, size, hashes, a deterministic version id, onnxruntime must
- * load it, no leaked holdout, the gate with the family's policy (./gate), registration. The family's
+ * load it, no leaked holdout, the gate with the family's policy (shared/registry/gate.ts), registration. The family's
  * trainer (`judgeUpload`, e.g. models/recommender/upload.ts) checks the model against its contract
  * and scores it next to its baseline and the champion on the latest snapshot's evaluation cases. It then becomes a new immutable
  * version with its card and the `challenger` alias moves to it; promotion to champion happens only
@@ -23,16 +23,16 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type * as ort from 'onnxruntime-node';
 import type { FamilyScores, Holdout, UploadJudgement } from '../families/contract';
-import { familyNames, getFamily, hasFamily } from '../families/registry';
-import { loadTrainer } from '../families/trainers';
+import { familyNames, getFamily, hasFamily } from '../../models/families';
+import { loadTrainer } from '../../models/trainers';
 import { zodIssues } from '../http/validation';
 import { readModelMetadata } from '../onnx/graph';
 import { createSession, describeSession, type ValueDescription } from '../onnx/session';
 import type { BlobStore } from '../storage/blob';
 import type { ObjectStore, StoredObject } from '../storage/object-store';
-import { loadSnapshot, SNAPSHOTS_PREFIX, type SnapshotManifest } from '../training/snapshot';
-import { type GateDecision, type GatePolicy, gateAgainstChampion } from './gate';
-import { type AliasPointer, type ModelCard, type ModelRegistry, newVersionId, sha256Hex } from './registry';
+import { loadSnapshot, SNAPSHOTS_PREFIX, type SnapshotManifest } from './snapshot';
+import { type GateDecision, type GatePolicy, gateAgainstChampion } from '../registry/gate';
+import { type AliasPointer, type ModelCard, type ModelRegistry, newVersionId, sha256Hex } from '../registry/registry';
 
 export type { Holdout };
 export const UPLOADS_PREFIX = 'uploads/models/';

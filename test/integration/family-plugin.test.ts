@@ -13,7 +13,7 @@ import { resetClients, s3Client } from '../../shared/aws/clients';
 import type { CanonicalEvent } from '../../shared/capture/events';
 import { storeRawEvents } from '../../shared/capture/raw-events';
 import { validateMessages } from '../../shared/capture/service';
-import { registerFamily } from '../../shared/families/registry';
+import { registerFamily } from '../../models/families';
 import { type LocalStack, startLocalStack } from '../../shared/local';
 import { primaryProfileId } from '../../shared/profiles/profile';
 import { ModelRegistry } from '../../shared/registry/registry';

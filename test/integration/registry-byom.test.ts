@@ -14,9 +14,10 @@ import { type ItemIndex, trainRecommender } from '../../models/recommender/train
 import { type FamilyListing, main as modelsCli } from '../../shared/cli/models';
 import { type LocalStack, startLocalStack } from '../../shared/local';
 import { ModelRegistry, type RetentionReport } from '../../shared/registry/registry';
-import type { UploadReport } from '../../shared/registry/upload';
+import type { UploadReport } from '../../shared/training/upload';
 import { BlobStore } from '../../shared/storage/blob';
 import type { Interaction, SnapshotManifest } from '../../shared/training/snapshot';
+import { mulberry32 } from '../../shared/random';
 
 const projectRoot = resolve(import.meta.dirname, '../..');
 const STAGE = 'regtest';
@@ -26,14 +27,7 @@ const HOLDOUT_START = START + 28 * DAY;
 
 /** 6 taste clusters of 8 items and 3 items everyone views; the holdout item is a new one of the shopper's cluster. */
 function clusteredInteractions(): Interaction[] {
-  let a = 11;
-  const r = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = mulberry32(11);
   const out: Interaction[] = [];
   for (let u = 0; u < 240; u++) {
     const pool = Array.from({ length: 8 }, (_, k) => `SKU-${u % 6}-${k}`).sort(() => r() - 0.5);

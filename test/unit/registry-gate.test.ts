@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  defaultGatePolicy,
-  type GatePolicy,
-  gateAgainstChampion,
-  gatePolicyFromEnv,
-  GatePolicyError,
-  type Metrics,
-  parseGatePolicy,
-} from '../../shared/registry/gate';
+import { type GatePolicy, gateAgainstChampion, GatePolicyError, type Metrics, parseGatePolicy as parseOver } from '../../shared/registry/gate';
+import { defaultGatePolicy, gatePolicyFromEnv } from '../../shared/training/policy';
+
+const parseGatePolicy = (overrides: unknown) => parseOver(overrides, defaultGatePolicy('recommender'));
 
 const m = (ndcg: number, hr: number, extra: Record<string, number> = {}): Metrics => ({
   'NDCG@10': ndcg,

@@ -3,27 +3,16 @@ import { INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, OUTPUT_SCORES } from '../../models/
 import { buildItemItemOnnx, buildPopularityOnnx } from '../../models/recommender/export';
 import { type ItemIndex, trainRecommender } from '../../models/recommender/train';
 import { buildModel, node, valueInfo } from '../../shared/onnx/graph';
-import { defaultGatePolicy } from '../../shared/registry/gate';
+import { defaultGatePolicy } from '../../shared/training/policy';
 import { MemoryObjectStore } from '../../shared/storage/memory-object-store';
 import { type ModelCard, ModelRegistry } from '../../shared/registry/registry';
-import { type Holdout, parseUploadKey, type UploadReport, validateUpload } from '../../shared/registry/upload';
+import { type Holdout, parseUploadKey, type UploadReport, validateUpload } from '../../shared/training/upload';
 import type { Interaction } from '../../shared/training/snapshot';
+import { mulberry32 } from '../../shared/random';
 
 const DAY = 86_400_000;
 const START = Date.parse('2026-09-01T00:00:00Z');
 const HOLDOUT_START = START + 28 * DAY;
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * 8 taste clusters of 10 items plus 4 items everyone looks at. Each shopper browses 5 items of their
@@ -31,7 +20,7 @@ function rng(seed: number) {
  * predicts the target, popularity does not.
  */
 function syntheticHoldout(): Holdout {
-  const r = rng(7);
+  const r = mulberry32(7);
   const interactions: Interaction[] = [];
   const hot = ['HOT-1', 'HOT-2', 'HOT-3', 'HOT-4'];
   for (let u = 0; u < 320; u++) {

@@ -3,7 +3,7 @@ import { lift, renderRunReportHtml, type RunReportHistory } from '../../shared/r
 import { escapeXml, groupedBarChart, lineChart, niceTicks } from '../../shared/reports/svg';
 import type { RunReport } from '../../shared/reports/run-report';
 import { recommenderFamily } from '../../models/recommender/family';
-import { defaultGatePolicy } from '../../shared/registry/gate';
+import { defaultGatePolicy } from '../../shared/training/policy';
 
 const hostile = '<script>alert("x")</script>&';
 

@@ -3,7 +3,7 @@
  * snapshot is too large for a Lambda (15 min, 10 GB) — an `ecs:runTask.sync` task on Fargate. It
  * runs the SAME train function as the Lambda, on the run state PrepareSnapshot wrote to S3:
  *
- *   TRAIN_FAMILY   the model family to train (any registered family: shared/families/registry.ts)
+ *   TRAIN_FAMILY   the model family to train (any registered family: models/families.ts)
  *   RUN_STATE_KEY  S3 key of the run state (runs/<runId>/state.json) in DATA_BUCKET
  *   DATA_BUCKET    the data bucket
  *
@@ -15,7 +15,7 @@ import { s3Client } from '../../aws/clients';
 import { requireEnv } from '../../config/env';
 import { logger, metrics } from '../../observability/powertools';
 import { BlobStore } from '../../storage/blob';
-import { hasFamily, familyNames } from '../../families/registry';
+import { hasFamily, familyNames } from '../../../models/families';
 import { trainCandidate } from '../family-steps';
 import { tagRun } from '../observe';
 import type { RunState } from '../run';
