@@ -14,6 +14,7 @@ import type { Interaction } from '../../shared/training/snapshot';
 import { buildTestCases } from '../recommender/evaluate';
 import type { TrainData } from './candidate';
 import type { RawSession, SequenceData, SessionData } from './datasets';
+import { mulberry32 } from '../../shared/random';
 
 export interface EvalCase {
   /** Group of the case (user or session id): --max-users samples groups, not cases. */
@@ -283,14 +284,7 @@ export function sampleGroups(cases: readonly EvalCase[], maxGroups: number | und
   if (maxGroups === undefined) return [...cases];
   const groups = [...new Set(cases.map((c) => c.group))];
   if (groups.length <= maxGroups) return [...cases];
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(seed);
   for (let i = groups.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [groups[i], groups[j]] = [groups[j]!, groups[i]!];

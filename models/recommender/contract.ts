@@ -12,6 +12,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { describeSession, feedProblems } from '../../shared/onnx/session';
+import { mulberry32 } from '../../shared/random';
 
 export const RECOMMENDER_FAMILY = 'recommender';
 export const INPUT_ITEM_IDS = 'item_ids';
@@ -73,18 +74,6 @@ export function recommenderFeeds(
   };
 }
 
-/** Deterministic PRNG (mulberry32) so golden inputs are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Golden {
   label: string;
   ids: number[];
@@ -92,7 +81,7 @@ interface Golden {
 }
 
 function goldenInputs(nItems: number): Golden[] {
-  const r = rng(12345);
+  const r = mulberry32(12345);
   const randId = () => Math.floor(r() * nItems);
   const hist = (len: number) => Array.from({ length: len }, randId);
   const wts = (len: number) => Array.from({ length: len }, () => 0.1 + r() * 2);

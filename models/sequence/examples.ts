@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../shared/random';
 /**
  * Training examples for next-item prediction: every (prefix → next item) pair of every sequence.
  *
@@ -54,17 +55,8 @@ export function buildExamples(sequences: readonly Int32Array[], nItems: number, 
   return { inputs, targets, count, maxLength };
 }
 
-/** Deterministic PRNG (mulberry32): shuffles and validation splits are reproducible from a seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (shared/random.ts): shuffles and validation splits are reproducible from a seed. */
+export { mulberry32 };
 
 /** In-place Fisher–Yates shuffle. */
 export function shuffleInPlace(a: Int32Array, random: () => number): Int32Array {

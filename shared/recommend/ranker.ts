@@ -61,18 +61,6 @@ export interface RankRequest {
 /** New-item exploration considers at most this many of the newest eligible items (bounded work per request). */
 export const NEW_ITEM_POOL = 100;
 
-/** Deterministic PRNG (mulberry32) — a seeded stream in 6 lines; no library needed for this. */
-export function seededRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** 32-bit FNV-1a of a string (seeds the per-recommendation PRNG). */
 export function hash32(text: string): number {
   let h = 0x811c9dc5;

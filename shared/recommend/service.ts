@@ -11,7 +11,8 @@ import type { CanonicalType } from '../events/canonical';
 import type { CatalogItem } from '../catalog/item';
 import { describeFeedMismatch } from '../onnx/session';
 import type { LoadedModel } from './model-cache';
-import { eligibility, type Filters, hash32, type RankedItem, rank, seededRng, type Source } from './ranker';
+import { mulberry32 } from '../random';
+import { eligibility, type Filters, hash32, type RankedItem, rank, type Source } from './ranker';
 import type { BusinessRules } from './rules';
 import type { StageClock } from './stages';
 import type { ServingView } from './view';
@@ -141,7 +142,7 @@ export async function recommendFromHistory(req: HistoryRequest): Promise<Answer>
   const historyIds = new Set(req.history.map((h) => h.itemId));
   const newShare = rules.newItems?.share ?? settings.newItemShare;
   const maxAgeDays = rules.newItems?.maxAgeDays ?? settings.newItemDays;
-  const rng = seededRng(hash32(req.recommendationId));
+  const rng = mulberry32(hash32(req.recommendationId));
   let contentQuery: { index: TfidfIndex; query: Map<number, number> } | undefined;
   const newItemScore = (item: CatalogItem): number => {
     if (!personal || !req.content) return 0;

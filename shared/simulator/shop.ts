@@ -4,8 +4,7 @@
  * latent category preferences, complement groups, session-to-session carry-over, price response
  * by per-item elasticity, weekly seasonality and a holiday peak.
  */
-import { createRng } from './random';
-import type { Rng } from './random';
+import { createRng, type Rng } from '../random';
 
 export type ShopChannel = 'web' | 'app' | 'mini_program' | 'pos';
 export const SHOP_CHANNELS: readonly ShopChannel[] = ['web', 'app', 'mini_program', 'pos'];

@@ -41,6 +41,7 @@ import { buildSparseItemItemOnnx } from '../../models/recommender/sparse';
 import type { ServingStage, StageTiming } from '../../shared/recommend/stages';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
+import { mulberry32 } from '../../shared/random';
 
 const N = 50_000;
 const K = 50;
@@ -58,17 +59,6 @@ const TABLE = 'bench-profiles';
 
 type Handler = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 type Reply = { response: { statusCode: number; headers: Record<string, string>; body?: unknown } };
-
-/** Deterministic PRNG (mulberry32), so every run serves the same requests. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const percentile = (sorted: ArrayLike<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 const round = (x: number, d = 3) => Number(x.toFixed(d));
@@ -152,7 +142,7 @@ interface Shopper {
 }
 
 function buildFixture() {
-  const r = rng(2026);
+  const r = mulberry32(2026);
   const now = Date.now();
   const itemIds = Array.from({ length: N }, (_, i) => `SKU-${String(i).padStart(5, '0')}`);
   const categoryOf = (i: number) => `cat-${i % CATEGORIES}`;

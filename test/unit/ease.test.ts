@@ -11,17 +11,7 @@ import {
 } from '../../models/recommender/contract';
 import { EASE_MAX_ITEMS, gramMatrix, trainEase } from '../../models/recommender/ease';
 import { buildItemItemOnnx, buildPopularityOnnx } from '../../models/recommender/export';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../shared/random';
 
 interface Interactions {
   rows: number[];
@@ -32,7 +22,7 @@ interface Interactions {
 }
 
 function randomInteractions(nUsers: number, nItems: number, density: number, seed: number): Interactions {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const rows: number[] = [];
   const cols: number[] = [];
   const values: number[] = [];

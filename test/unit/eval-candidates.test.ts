@@ -16,6 +16,7 @@ import { transitionCandidate } from '../../models/recommender/transition';
 import { sknnCandidate } from '../../models/session/sknn';
 import { slistCandidate } from '../../models/session/slist';
 import { createSession } from '../../shared/onnx/session';
+import { mulberry32 } from '../../shared/random';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/eval');
 
@@ -23,17 +24,6 @@ async function quality(candidate: Candidate, split: EvalSplit) {
   const trained = await candidate.train(split.test.train);
   const { metrics } = await evaluateTrained(trained, split, split.test.cases, [10, 20]);
   return { trained, metrics };
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Dense n×n product in float64, rounded to float32. */
@@ -232,7 +222,7 @@ describe('block inverse (EASE over more items than one ORT Inverse handles quick
   it('inverts an SPD matrix through three levels of Schur complements', async () => {
     // Prepare: G = AᵀA + 5I, 257 × 257 (odd sizes on purpose), leaves of at most 40.
     const n = 257;
-    const r = rng(3);
+    const r = mulberry32(3);
     const A = Float32Array.from({ length: n * n }, () => (r() < 0.05 ? 1 : 0));
     const At = Float32Array.from({ length: n * n }, (_, k) => A[(k % n) * n + Math.floor(k / n)]!);
     const G = multiply(At, A, n);

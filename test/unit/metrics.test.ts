@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hitRate, MetricAccumulator, mrr, ndcg, rankOf, topK } from '../../models/evaluation/metrics';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../shared/random';
 
 /** Reference: full stable sort by descending score, then filter. */
 function topKBySort(scores: Float32Array, k: number, excluded: (i: number) => boolean): number[] {
@@ -23,7 +13,7 @@ function topKBySort(scores: Float32Array, k: number, excluded: (i: number) => bo
 describe('topK', () => {
   it('matches a full sort on random data with exclusions (Set and mask), including ties', () => {
     // Prepare
-    const r = rng(42);
+    const r = mulberry32(42);
     for (let trial = 0; trial < 50; trial++) {
       const n = 1 + Math.floor(r() * 500);
       // Coarse values so that ties occur.

@@ -12,6 +12,7 @@ import { readModelMetadata } from '../../shared/onnx/graph';
 import { createSession } from '../../shared/onnx/session';
 import { explainerFor } from '../../shared/recommend/explain';
 import type { Interaction } from '../../shared/training/snapshot';
+import { mulberry32 } from '../../shared/random';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-09-01T00:00:00Z');
@@ -19,11 +20,7 @@ const HOLDOUT = T0 + 35 * DAY;
 
 /** Deterministic shop: 12 "routes" of 15 items; a shopper walks a route forward (item k → k+1), sometimes skipping one. */
 function walks(users: number, seed = 7): Interaction[] {
-  let state = seed >>> 0;
-  const random = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 4294967296;
-  };
+  const random = mulberry32(seed);
   const out: Interaction[] = [];
   for (let u = 0; u < users; u++) {
     const route = Math.floor(random() * 12);

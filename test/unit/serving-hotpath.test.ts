@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CatalogItem } from '../../shared/catalog/item';
 import type { LoadedModel } from '../../shared/recommend/model-cache';
-import { type RankRequest, rank, seededRng } from '../../shared/recommend/ranker';
+import { mulberry32 } from '../../shared/random';
+import { type RankRequest, rank } from '../../shared/recommend/ranker';
 import { parseBusinessRules } from '../../shared/recommend/rules';
 import { SERVING_STAGES_CHANNEL, type StageTiming, stageClock, timedStage } from '../../shared/recommend/stages';
 import { buildView, type ServingView } from '../../shared/recommend/view';
@@ -19,7 +20,7 @@ const CHANNEL_SETS = [undefined, undefined, ['web', 'app'], ['pos']];
 
 /** A model of n items in c categories; popularity has ties and a few negative values (BYO items.json). */
 function world(n: number, c: number, seed: number, popularity?: Float32Array) {
-  const r = seededRng(seed);
+  const r = mulberry32(seed);
   const itemIds = Array.from({ length: n }, (_, i) => `i${i}`);
   const pop = Float32Array.from(itemIds, () => (r() < 0.3 ? Math.floor(r() * 4) / 4 : r() < 0.05 ? -r() : r()));
   const model: LoadedModel = {
@@ -114,7 +115,7 @@ function buildRequest(view: ServingView, scores: ArrayLike<number>, o: Options):
     ...(o.cap !== undefined ? { maxPerCategory: o.cap } : {}),
     rules: parsed.rules,
     promotions: o.promotions,
-    newItems: { share: 0.2, maxAgeDays: 14, nowMs: NOW, rng: seededRng(o.seed) },
+    newItems: { share: 0.2, maxAgeDays: 14, nowMs: NOW, rng: mulberry32(o.seed) },
     tieBreak: view.model.popularity,
   };
 }
@@ -165,7 +166,7 @@ describe('rank: the cold start over popularity', () => {
 describe('rank: per-view scratch reused across requests', () => {
   it('never leaks one request into the next: each answer equals the same request on a fresh view', () => {
     // Prepare
-    const r = seededRng(99);
+    const r = mulberry32(99);
     const shared = world(300, 7, 5);
     const requests = Array.from({ length: 60 }, (_, q) => ({
       scores: Float32Array.from(shared.model.itemIds, () => (r() < 0.7 ? 0 : r() < 0.1 ? -r() : r())),

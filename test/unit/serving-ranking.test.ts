@@ -13,6 +13,7 @@ import { type HistoryRequest, recommendFromHistory, similarItems } from '../../s
 import { buildView, type ServingView } from '../../shared/recommend/view';
 import { TfidfIndex } from '../../models/content/tfidf';
 import { itemText } from '../../shared/catalog/item';
+import { mulberry32 } from '../../shared/random';
 
 logger.setLogLevel('SILENT');
 
@@ -202,20 +203,13 @@ describe('rank: diversity, boosts and promotions', () => {
 
 describe('rank: new-item exploration', () => {
   const scores = scoresOf({ t1: 10, t2: 9, t3: 8, t4: 7, c1: 6, c2: 5, w1: 4, w2: 3, y1: 2, y2: 1 });
-  const rngFor = (seed: number) => {
-    let s = seed;
-    return () => {
-      s = (s * 16807) % 2147483647;
-      return s / 2147483647;
-    };
-  };
 
   it('reserves floor(k·share) slots for items younger than maxAgeDays that the model does not know', () => {
     // Prepare
     const view = buildView(fakeModel(), catalogue(baseItems()));
 
     // Act
-    const out = rank(request(view, { scores, k: 8, newItems: { share: 0.25, maxAgeDays: 14, nowMs: NOW, rng: rngFor(7) } }));
+    const out = rank(request(view, { scores, k: 8, newItems: { share: 0.25, maxAgeDays: 14, nowMs: NOW, rng: mulberry32(7) } }));
 
     // Assess
     const fresh = out.filter((i) => i.source === 'new');
@@ -232,7 +226,7 @@ describe('rank: new-item exploration', () => {
         request(view, {
           scores,
           k: 8,
-          newItems: { share: 0.125, maxAgeDays: 14, nowMs: NOW, rng: rngFor(seed), score: (i) => (i.itemId === 'n2' ? 0.9 : 0.1) },
+          newItems: { share: 0.125, maxAgeDays: 14, nowMs: NOW, rng: mulberry32(seed), score: (i) => (i.itemId === 'n2' ? 0.9 : 0.1) },
         }),
       );
 
@@ -546,13 +540,7 @@ describe('rank: the sparse shortcut (support) ranks exactly like the full scan',
           bury: fc.boolean(),
         }),
         async (seed, history, o) => {
-          const r = (() => {
-            let a = seed;
-            return () => {
-              a = (a * 48271) % 2147483647;
-              return a / 2147483647;
-            };
-          })();
+          const r = mulberry32(seed);
           const nb: SparseNeighbours = {
             nItems: n,
             k,

@@ -12,19 +12,10 @@ import {
 } from '../../models/recommender/sparse';
 import { createSession } from '../../shared/onnx/session';
 import type { Interaction } from '../../shared/training/snapshot';
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../shared/random';
 
 function randomNeighbours(nItems: number, k: number, seed: number): SparseNeighbours {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const indices = new Int32Array(nItems * k);
   const weights = new Float32Array(nItems * k);
   for (let p = 0; p < indices.length; p++) {
@@ -51,7 +42,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Synthetic interactions: users browse within one of `groups` item groups. */
 function interactions(users: number, items: number, groups: number, seed: number): Interaction[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const out: Interaction[] = [];
   for (let u = 0; u < users; u++) {
     const g = u % groups;
@@ -82,7 +73,7 @@ describe('sparse top-K item-item ONNX model', () => {
     const nb = randomNeighbours(2000, 20, 7);
     nb.indices[5] = nb.indices[6] = 42;
     const bytes = buildSparseItemItemOnnx(nb);
-    const r = rng(3);
+    const r = mulberry32(3);
     const cases = [
       { ids: [0], weights: [1] },
       { ids: [1999], weights: [2.5] },
@@ -136,7 +127,7 @@ describe('sparse trainers', () => {
   it('EASE truncated to K = n − 1 reproduces the dense EASE scores', async () => {
     // Prepare
     const n = 40;
-    const r = rng(5);
+    const r = mulberry32(5);
     const rows: number[] = [];
     const cols: number[] = [];
     const values: number[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { segmentMessageSchema } from '../../shared/capture/schema';
-import { createRng } from '../../shared/simulator/random';
+import { createRng } from '../../shared/random';
 import { SHOP_CHANNELS, simulateShop } from '../../shared/simulator/shop';
 import type { SegmentMessage, SimulatedShop } from '../../shared/simulator/shop';
 

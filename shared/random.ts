@@ -1,4 +1,23 @@
-// Hand-written seeded PRNG (sfc32 seeded via cyrb128): deterministic by seed and dependency-free.
+/**
+ * The stack's seeded random numbers (no global randomness, no clock): one module, so every seeded
+ * stream in the code and the tests is the same algorithm and reproducible from its seed.
+ * - `mulberry32(seed)`: a uniform [0, 1) stream from a 32-bit seed; the models (shuffles, validation
+ *   splits, golden inputs), serving (new-item exploration) and the tests' synthetic data draw from it.
+ * - `createRng(seed)`: the simulator's richer source (sfc32 seeded via cyrb128, any string or number
+ *   as seed, independent forks per label). Both are hand-written and dependency-free.
+ */
+
+/** mulberry32: uniform in [0, 1), a 32-bit state; the same seed gives the same stream everywhere. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 /** A deterministic random source: no global randomness, no clock. */
 export interface Rng {
