@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { authConfig, authenticate, headerKey, keyRing } from '../../shared/capture/auth';
 import { handleCapture } from '../../shared/capture/http';
 import { HttpError } from '../../shared/http/errors';
@@ -12,17 +11,13 @@ import { ProfileRepository } from '../../shared/profiles/repository';
 import { BlobStore } from '../../shared/storage/blob';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
+import { type ApiHandler, handlerHarness } from '../helpers/handler-harness';
 
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-
-const s3Mock = mockClient(S3Client);
-const ddbMock = mockClient(DynamoDBDocumentClient);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Production holds digests only; a plain key is accepted for local use. */
 const HASHED_KEY = 'wk_live_hashed';
 const PLAIN_KEY = 'wk_local_plain';
-let handler: Handler;
 
 const basic = (user: string, password = '') => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const message = { type: 'track', event: 'Product Viewed', messageId: 'm-1', userId: 'u-1', properties: { product_id: 'p-1' } };
@@ -33,19 +28,14 @@ function send(body: unknown, headers: Record<string, string> = {}) {
 
 const reasonOf = (result: APIGatewayProxyStructuredResultV2) => (JSON.parse(result.body ?? '{}') as { reason?: string }).reason;
 
-beforeAll(async () => {
-  vi.stubEnv('DATA_BUCKET', 'data-bucket');
-  vi.stubEnv('PROFILES_TABLE', 'profiles-table');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  vi.stubEnv('WRITE_KEYS', ` sha256:${sha256(HASHED_KEY)} , ${PLAIN_KEY} `);
-  ({ handler } = (await import('../../functions/http/capture')) as unknown as { handler: Handler });
+const api = handlerHarness({
+  env: { WRITE_KEYS: ` sha256:${sha256(HASHED_KEY)} , ${PLAIN_KEY} ` },
+  handlers: { handler: () => import('../../functions/http/capture') },
 });
+const { s3: s3Mock, ddb: ddbMock } = api;
+const handler: ApiHandler = (event, context) => api.handlers.handler(event, context);
 
 beforeEach(() => {
-  s3Mock.reset();
-  ddbMock.reset();
   s3Mock.on(PutObjectCommand).resolves({});
   ddbMock.on(GetCommand).resolves({});
   ddbMock.on(PutCommand).resolves({});

@@ -1,16 +1,15 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: serverless.yml variables, not JS templates
 import { fileURLToPath } from 'node:url';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CAPTURE_ROUTES, captureRouteKey } from '../../shared/capture/http';
 import { captureOpenApiDocument } from '../../shared/capture/openapi';
 import { batchEnvelopeSchema, quarantineReplayRequestSchema, segmentMessageSchema } from '../../shared/capture/schema';
 import { loadServerlessConfig } from '../../shared/local/serverless-config';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
+import { type ApiHandler, handlerHarness } from '../helpers/handler-harness';
 
 type Json = Record<string, unknown>;
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const doc = captureOpenApiDocument({ servers: ['https://api.example.com'] });
 const schemas = (doc.components as { schemas: Record<string, Json> }).schemas;
@@ -90,13 +89,8 @@ describe('the OpenAPI document', () => {
 });
 
 describe('GET /v1/openapi.json', () => {
-  let handler: Handler;
-
-  beforeAll(async () => {
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-    ({ handler } = (await import('../../functions/http/openapi')) as unknown as { handler: Handler });
-  });
+  const api = handlerHarness({ handlers: { openapi: () => import('../../functions/http/openapi') } });
+  const handler: ApiHandler = (event, context) => api.handlers.openapi(event, context);
 
   it('serves the document with this API as its server', async () => {
     // Act
@@ -144,7 +138,11 @@ describe('serverless.yml: capture blocks', () => {
       { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [ssmArn('pii-hash-key'), ssmArn('write-keys')] },
       { Effect: 'Allow', Action: ['s3:PutObject'], Resource: [`${bucketArn}/raw/events/*`, `${bucketArn}/quarantine/*`] },
       // BatchGetItem: the identity graph reads a batch's links and profiles up front.
-      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': ['ProfilesTable', 'Arn'] } },
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: { 'Fn::GetAtt': ['ProfilesTable', 'Arn'] },
+      },
     ]);
     expect(statements('quarantine')).toContainEqual({
       Effect: 'Allow',

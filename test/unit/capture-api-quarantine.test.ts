@@ -1,7 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { authConfig } from '../../shared/capture/auth';
@@ -26,9 +25,9 @@ import { captureBatch } from '../../shared/capture/service';
 import { ProfileRepository } from '../../shared/profiles/repository';
 import { BlobStore } from '../../shared/storage/blob';
 import { apiEvent } from '../helpers/api-event';
+import { handlerHarness, memoryBucket } from '../helpers/handler-harness';
 
-const s3Mock = mockClient(S3Client);
-const ddbMock = mockClient(DynamoDBDocumentClient);
+const { s3: s3Mock, ddb: ddbMock } = handlerHarness();
 /** An in-memory bucket behind the S3 mock: what was put can be listed and read back. */
 const objects = new Map<string, Uint8Array>();
 
@@ -60,21 +59,7 @@ const profileUpdates = () => ddbMock.commandCalls(UpdateCommand).map((c) => c.ar
 
 beforeEach(() => {
   objects.clear();
-  s3Mock.reset();
-  ddbMock.reset();
-  s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: Uint8Array | string }) => {
-    objects.set(input.Key, typeof input.Body === 'string' ? Buffer.from(input.Body) : input.Body);
-    return {};
-  });
-  s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
-    const body = objects.get(input.Key);
-    if (!body) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey' });
-    return { Body: { transformToByteArray: async () => body } };
-  });
-  s3Mock.on(ListObjectsV2Command).callsFake((input: { Prefix: string }) => ({
-    Contents: [...objects.keys()].filter((k) => k.startsWith(input.Prefix)).map((Key) => ({ Key })),
-    IsTruncated: false,
-  }));
+  memoryBucket(s3Mock, objects);
   ddbMock.on(GetCommand).resolves({});
   ddbMock.on(PutCommand).resolves({});
   ddbMock.on(UpdateCommand).resolves({ Attributes: { profileId: 'p', version: 1, seen: {}, recent: [] } });
@@ -194,7 +179,9 @@ describe('quarantineRows', () => {
     Object.assign(message, { userId: 'jane.doe-77', anonymousId: 'anon-jane', traits: { email: 'Jane.Doe@example.com', phone: '+44 7700 900123' } });
 
     // Act
-    await quarantineRows(deps().blobs, [{ kind: 'message', payload: message, reasons: [{ field: 'context.channel', reason: 'x' }], receivedAt: RECEIVED.toISOString(), source: 'POST /v1/batch' }]);
+    await quarantineRows(deps().blobs, [
+      { kind: 'message', payload: message, reasons: [{ field: 'context.channel', reason: 'x' }], receivedAt: RECEIVED.toISOString(), source: 'POST /v1/batch' },
+    ]);
     const stored = [...objects.values()].map((bytes) => gunzipSync(bytes).toString('utf8')).join('\n');
     const [row] = await readQuarantineDay(deps().blobs, DAY);
 
@@ -202,7 +189,9 @@ describe('quarantineRows', () => {
     for (const clear of ['jane.doe-77', 'anon-jane', 'jane.doe@example.com', 'Jane.Doe@example.com', '7700', 'kiosk']) expect(stored).not.toContain(clear);
     expect(stored).toContain('"messageId":"m-9"');
     expect(row?.userIdHash).toBe(hasher.hash('userId', 'jane.doe-77').hash);
-    expect(row?.identifiers).toEqual(expect.arrayContaining([`email:${hasher.hash('email', 'jane.doe@example.com').hash}`, `phone:${hasher.hash('phone', '+447700900123').hash}`]));
+    expect(row?.identifiers).toEqual(
+      expect.arrayContaining([`email:${hasher.hash('email', 'jane.doe@example.com').hash}`, `phone:${hasher.hash('phone', '+447700900123').hash}`]),
+    );
     expect(JSON.parse(quarantinePayloadJson(row as QuarantineRow) as string)).toEqual(message);
   });
 
@@ -311,7 +300,14 @@ describe('replayQuarantine', () => {
 
   it('lists a row written before sealing without its clear payload, and still replays it', async () => {
     // Prepare: the clear row format of earlier releases.
-    const legacy = { id: 'a'.repeat(32), kind: 'message', message: kiosk('m-old'), reasons: [{ field: 'context.channel', reason: 'x' }], receivedAt: RECEIVED.toISOString(), source: 'POST /v1/batch' };
+    const legacy = {
+      id: 'a'.repeat(32),
+      kind: 'message',
+      message: kiosk('m-old'),
+      reasons: [{ field: 'context.channel', reason: 'x' }],
+      receivedAt: RECEIVED.toISOString(),
+      source: 'POST /v1/batch',
+    };
     objects.set(`quarantine/dt=${DAY}/legacy.ndjson.gz`, gzipSync(JSON.stringify(legacy)));
 
     // Act

@@ -1,22 +1,17 @@
 import { type QuarantineRow, quarantinePayloadJson } from '../../shared/capture/quarantine';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../shared/events/canonical';
 import { MAX_BATCH_BYTES } from '../../shared/capture/schema';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
+import { type ApiHandler, handlerHarness } from '../helpers/handler-harness';
 
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-
-const s3Mock = mockClient(S3Client);
-const ddbMock = mockClient(DynamoDBDocumentClient);
 const WRITE_KEY = 'wk_routes_test';
 const BASIC = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;
-let handler: Handler;
 
 interface Body {
   success?: boolean;
@@ -76,19 +71,11 @@ const track = (messageId: string, fields: Record<string, unknown> = {}) => ({
   ...fields,
 });
 
-beforeAll(async () => {
-  vi.stubEnv('DATA_BUCKET', 'data-bucket');
-  vi.stubEnv('PROFILES_TABLE', 'profiles-table');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  vi.stubEnv('WRITE_KEYS', WRITE_KEY);
-  ({ handler } = (await import('../../functions/http/capture')) as unknown as { handler: Handler });
-});
+const api = handlerHarness({ env: { WRITE_KEYS: WRITE_KEY }, handlers: { handler: () => import('../../functions/http/capture') } });
+const { s3: s3Mock, ddb: ddbMock } = api;
+const handler: ApiHandler = (event, context) => api.handlers.handler(event, context);
 
 beforeEach(() => {
-  s3Mock.reset();
-  ddbMock.reset();
   s3Mock.on(PutObjectCommand).resolves({});
   ddbMock.on(GetCommand).resolves({});
   ddbMock.on(PutCommand).resolves({});

@@ -1,17 +1,11 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { MAX_BATCH_BYTES } from '../../shared/capture/schema';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
-
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-
-const s3Mock = mockClient(S3Client);
-const ddbMock = mockClient(DynamoDBDocumentClient);
-let handler: Handler;
+import { type ApiHandler, handlerHarness } from '../helpers/handler-harness';
 
 interface ErrorBody {
   error: string;
@@ -46,20 +40,11 @@ function bodyOf<T>(result: APIGatewayProxyStructuredResultV2): T {
   return JSON.parse(result.body ?? '') as T;
 }
 
-beforeAll(async () => {
-  // Configuration is read when the module loads: set it first.
-  vi.stubEnv('DATA_BUCKET', 'data-bucket');
-  vi.stubEnv('PROFILES_TABLE', 'profiles-table');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  vi.stubEnv('WRITE_KEYS', WRITE_KEY);
-  ({ handler } = (await import('../../functions/http/capture-batch')) as unknown as { handler: Handler });
-});
+const api = handlerHarness({ env: { WRITE_KEYS: WRITE_KEY }, handlers: { handler: () => import('../../functions/http/capture-batch') } });
+const { s3: s3Mock, ddb: ddbMock } = api;
+const handler: ApiHandler = (event, context) => api.handlers.handler(event, context);
 
 beforeEach(() => {
-  s3Mock.reset();
-  ddbMock.reset();
   s3Mock.on(PutObjectCommand).resolves({});
   ddbMock.on(GetCommand).resolves({});
   ddbMock.on(PutCommand).resolves({});

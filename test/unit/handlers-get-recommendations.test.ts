@@ -1,16 +1,10 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
-
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-
-const s3Mock = mockClient(S3Client);
-const ddbMock = mockClient(DynamoDBDocumentClient);
-let handler: Handler;
+import { type ApiHandler, handlerHarness } from '../helpers/handler-harness';
 
 interface ErrorBody {
   error: string;
@@ -35,19 +29,11 @@ function noSuchKey(): Error {
   return Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
 }
 
-beforeAll(async () => {
-  // Configuration is read when the module loads: set it first.
-  vi.stubEnv('DATA_BUCKET', 'data-bucket');
-  vi.stubEnv('PROFILES_TABLE', 'profiles-table');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  ({ handler } = (await import('../../functions/http/get-recommendations')) as unknown as { handler: Handler });
-});
+const api = handlerHarness({ handlers: { handler: () => import('../../functions/http/get-recommendations') } });
+const { s3: s3Mock, ddb: ddbMock } = api;
+const handler: ApiHandler = (event, context) => api.handlers.handler(event, context);
 
 beforeEach(() => {
-  s3Mock.reset();
-  ddbMock.reset();
   s3Mock.on(GetObjectCommand).rejects(noSuchKey());
   ddbMock.on(GetCommand).resolves({});
 });

@@ -1,32 +1,22 @@
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { defaultHasher } from '../../shared/identity/hashing';
 import { linkKey } from '../../shared/profiles/table';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
+import { handlerHarness } from '../helpers/handler-harness';
 
-const ddbMock = mockClient(DynamoDBDocumentClient);
-type Handler = (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
-let getProfile: Handler;
-
-beforeAll(async () => {
-  process.env.DATA_BUCKET = 'data-bucket';
-  process.env.PROFILES_TABLE = 'profiles-table';
-  process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  getProfile = (await import('../../functions/http/profiles')).handler as unknown as Handler;
-});
+const api = handlerHarness({ handlers: { getProfile: () => import('../../functions/http/profiles') } });
+const ddbMock = api.ddb;
 
 beforeEach(() => {
-  ddbMock.reset();
   ddbMock.on(GetCommand).resolves({});
   ddbMock.on(QueryCommand).resolves({ Items: [] });
 });
 
 const call = async (options: Parameters<typeof apiEvent>[0]) => {
-  const response = await getProfile(apiEvent(options), lambdaContext());
-  return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
+  const response = await api.handlers.getProfile(apiEvent(options), lambdaContext());
+  return { status: response.statusCode as number, body: JSON.parse(response.body ?? '') as Record<string, unknown> };
 };
 
 describe('GET /v1/profiles', () => {

@@ -5,10 +5,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildSparseItemItemOnnx } from '../../models/recommender/sparse';
 import type { CatalogItem } from '../../shared/catalog/item';
@@ -17,8 +15,8 @@ import type { ServedRecord } from '../../shared/recommend/served-log';
 import { SERVING_STAGES_CHANNEL, type StageTiming } from '../../shared/recommend/stages';
 import { apiEvent } from '../helpers/api-event';
 import { lambdaContext } from '../helpers/context';
+import { type ApiHandler, handlerHarness, memoryBucket } from '../helpers/handler-harness';
 
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 interface Body {
   error?: string;
   issues?: { field: string; reason: string }[];
@@ -32,31 +30,17 @@ interface Body {
   rejected?: { index: number; issues: { field: string; reason: string }[] }[];
 }
 
-const s3Mock = mockClient(S3Client);
-const ddbMock = mockClient(DynamoDBDocumentClient);
+const api = handlerHarness({
+  env: { CATALOG_TABLE: 'catalog-table' },
+  handlers: {
+    getRecommendations: () => import('../../functions/http/get-recommendations'),
+    sessionRecommendations: () => import('../../functions/http/session-recommendations'),
+    similar: () => import('../../functions/http/similar-items'),
+    putItems: () => import('../../functions/http/items'),
+  },
+});
+const { s3: s3Mock, ddb: ddbMock } = api;
 const objects = new Map<string, Uint8Array>();
-
-function installBucket(): void {
-  s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
-    const body = objects.get(input.Key);
-    if (!body) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
-    return { Body: { transformToByteArray: async () => body }, ETag: '"e"' };
-  });
-  s3Mock.on(HeadObjectCommand).callsFake((input: { Key: string }) => {
-    if (!objects.has(input.Key)) throw Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
-    return { ETag: '"e"', ContentLength: objects.get(input.Key)?.byteLength };
-  });
-  s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: Uint8Array }) => {
-    objects.set(input.Key, input.Body);
-    return { ETag: '"e"' };
-  });
-  s3Mock.on(ListObjectsV2Command).callsFake((input: { Prefix?: string; StartAfter?: string }) => ({
-    Contents: [...objects.keys()]
-      .filter((k) => k.startsWith(input.Prefix ?? '') && (!input.StartAfter || k > input.StartAfter))
-      .sort()
-      .map((Key) => ({ Key })),
-  }));
-}
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 const IDS = ['t1', 't2', 't3', 'c1', 'c2', 'w1'];
@@ -119,10 +103,10 @@ const profile = (recent: { itemId: string; type: 'view' | 'purchase' }[], extra:
     ...extra,
   }) as Profile;
 
-let getRecommendations: Handler;
-let sessionRecommendations: Handler;
-let similar: Handler;
-let putItems: Handler;
+const getRecommendations: ApiHandler = (event, context) => api.handlers.getRecommendations(event, context);
+const sessionRecommendations: ApiHandler = (event, context) => api.handlers.sessionRecommendations(event, context);
+const similar: ApiHandler = (event, context) => api.handlers.similar(event, context);
+const putItems: ApiHandler = (event, context) => api.handlers.putItems(event, context);
 let runtime: typeof import('../../shared/recommend/runtime');
 let catalogRuntime: typeof import('../../shared/catalog/runtime');
 let profileStub: Profile | undefined;
@@ -136,25 +120,14 @@ function useRuntime(env: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
-  vi.stubEnv('DATA_BUCKET', 'data-bucket');
-  vi.stubEnv('PROFILES_TABLE', 'profiles-table');
-  vi.stubEnv('CATALOG_TABLE', 'catalog-table');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+  // After the harness's environment: the runtimes read it when first used.
   runtime = await import('../../shared/recommend/runtime');
   catalogRuntime = await import('../../shared/catalog/runtime');
-  ({ handler: getRecommendations } = (await import('../../functions/http/get-recommendations')) as unknown as { handler: Handler });
-  ({ handler: sessionRecommendations } = (await import('../../functions/http/session-recommendations')) as unknown as { handler: Handler });
-  ({ handler: similar } = (await import('../../functions/http/similar-items')) as unknown as { handler: Handler });
-  ({ handler: putItems } = (await import('../../functions/http/items')) as unknown as { handler: Handler });
 });
 
 beforeEach(() => {
-  s3Mock.reset();
-  ddbMock.reset();
   objects.clear();
-  installBucket();
+  memoryBucket(s3Mock, objects);
   writeModel('v1', 'champion');
   writeCatalogue([
     { itemId: 't1', title: 'Jasmine Tea' },
