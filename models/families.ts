@@ -10,9 +10,7 @@
 import { recommenderFamily } from './recommender/family';
 import type { FamilyTrainer, ModelFamily } from '../shared/families/contract';
 
-const BUILT_IN: readonly ModelFamily[] = [
-  recommenderFamily as unknown as ModelFamily,
-];
+const BUILT_IN: readonly ModelFamily[] = [recommenderFamily as unknown as ModelFamily];
 
 const FAMILY_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const families = new Map<string, ModelFamily>(BUILT_IN.map((f) => [f.name, f]));

@@ -24,7 +24,9 @@ export const handler = jobHandler(async (task: FamilyTask) => {
     mainMetric: main,
     cases: evaluation.cases,
     candidate: evaluation.metrics,
-    champion: evaluation.champion ? { version: evaluation.champion.version, artifact: evaluation.champion.artifact, metrics: evaluation.champion.metrics } : null,
+    champion: evaluation.champion
+      ? { version: evaluation.champion.version, artifact: evaluation.champion.artifact, metrics: evaluation.champion.metrics }
+      : null,
     baseline: evaluation.baseline,
     championNotComparable: evaluation.championNotComparable,
   });

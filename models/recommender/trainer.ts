@@ -205,7 +205,8 @@ export const trainer: FamilyTrainer = {
   async checkArtifact(model, { items }) {
     const session = await createSession(model);
     try {
-      const nItems = items ?? (Number(session.outputNames.length ? describeSession(session).outputs[0]?.shape?.[1] : Number.NaN) || 1);
+      // The item count comes from the card (items.json); else from a fixed output dimension.
+      const nItems = items ?? Number(describeSession(session).outputs[0]?.shape?.[1]);
       const result = await checkRecommenderSession(session, nItems);
       return result.ok ? { ok: true } : { ok: false, reasons: result.reasons };
     } finally {

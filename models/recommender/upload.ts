@@ -56,9 +56,7 @@ async function scoreChampion(
 export async function judgeRecommenderUpload(context: UploadContext): Promise<UploadJudgement> {
   const { registry, blobs, session, holdout, champion } = context;
   const tables =
-    holdout.interactions && holdout.items
-      ? { interactions: holdout.interactions, items: holdout.items }
-      : await loadSnapshot(blobs, holdout.manifest);
+    holdout.interactions && holdout.items ? { interactions: holdout.interactions, items: holdout.items } : await loadSnapshot(blobs, holdout.manifest);
   const interactions: readonly Interaction[] = tables.interactions;
   const meta: Readonly<Record<string, ItemMeta>> = tables.items;
   const itemIndex = context.manifest.itemIndex as 'champion' | string[];
@@ -69,7 +67,11 @@ export async function judgeRecommenderUpload(context: UploadContext): Promise<Up
     items = { itemIds: itemIndex, popularity: popularityOf(interactions, itemIndex), categories: itemIndex.map((id) => meta[id]?.category ?? null) };
     details = { itemIndex: { source: 'explicit', items: itemIndex.length } };
   } else {
-    if (!champion) return { ok: false, reasons: [`manifest.itemIndex: "champion", but ${RECOMMENDER_FAMILY} has no champion yet; list the item ids in the model's output order`] };
+    if (!champion)
+      return {
+        ok: false,
+        reasons: [`manifest.itemIndex: "champion", but ${RECOMMENDER_FAMILY} has no champion yet; list the item ids in the model's output order`],
+      };
     const stored = await registry.getJson<ItemsArtifact>(RECOMMENDER_FAMILY, champion.version, 'items.json');
     if (!stored) return { ok: false, reasons: [`manifest.itemIndex: the champion ${champion.version} has no items.json`] };
     items = stored;

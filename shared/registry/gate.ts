@@ -125,15 +125,11 @@ const gainOf = (dir: Direction, value: number, reference: number) => (dir === 'h
  * reason; when it passes, the reasons say why. Lower-is-better metrics (the policy's `direction` /
  * `directions`) improve by going down.
  */
-export function gateAgainstChampion(
-  candidate: Metrics,
-  champion: Metrics | null | undefined,
-  baseline: Metrics,
-  policy: GatePolicy,
-): GateDecision {
+export function gateAgainstChampion(candidate: Metrics, champion: Metrics | null | undefined, baseline: Metrics, policy: GatePolicy): GateDecision {
   const outcome: Outcome = { failures: [], passes: [] };
   const cases = candidate.count;
-  if (!usable(cases) || cases < policy.minCases) outcome.failures.push(`only ${usable(cases) ? cases : 0} evaluation cases, at least ${policy.minCases} needed`);
+  if (!usable(cases) || cases < policy.minCases)
+    outcome.failures.push(`only ${usable(cases) ? cases : 0} evaluation cases, at least ${policy.minCases} needed`);
   if (!usable(candidate[policy.mainMetric]))
     outcome.failures.push(`candidate has no usable ${policy.mainMetric} (got ${String(candidate[policy.mainMetric])})`);
   if (champion) {
@@ -211,7 +207,8 @@ function checkBaseline(candidate: Metrics, baseline: Metrics, policy: GatePolicy
     if (!usable(b)) outcome.failures.push(`baseline has no usable ${metric} (got ${String(b)})`);
     else if (!usable(cm)) {
       if (metric !== policy.mainMetric) outcome.failures.push(`candidate has no usable ${metric} (got ${String(cm)})`);
-    } else if (!(gainOf(metricDirection(policy, metric), cm, b) > 0)) outcome.failures.push(`${metric} ${fmt(cm)} does not beat the ${name} baseline ${fmt(b)}`);
+    } else if (!(gainOf(metricDirection(policy, metric), cm, b) > 0))
+      outcome.failures.push(`${metric} ${fmt(cm)} does not beat the ${name} baseline ${fmt(b)}`);
     else outcome.passes.push(`${metric} ${fmt(cm)} beats the ${name} baseline ${fmt(b)}`);
   }
 }

@@ -203,7 +203,12 @@ export function renderRunReportHtml(report: RunReport, history: RunReportHistory
     ['snapshot as of', s?.asOf],
     ['holdout from', s?.holdoutStart],
     ['data', s ? `${s.events} events, ${s.interactions} interactions, ${s.users} shoppers, ${s.items} items, ${s.holdoutUsers} holdout shoppers` : undefined],
-    ['families', report.families.length ? report.families.map((f) => `${f.family}: ${f.promoted ? 'promoted' : f.error ? 'failed' : f.gate?.passed ? 'passed' : 'rejected'}`).join(', ') : undefined],
+    [
+      'families',
+      report.families.length
+        ? report.families.map((f) => `${f.family}: ${f.promoted ? 'promoted' : f.error ? 'failed' : f.gate?.passed ? 'passed' : 'rejected'}`).join(', ')
+        : undefined,
+    ],
   ];
   const config = report.config ? `<details><summary>Configuration</summary><pre>${esc(JSON.stringify(report.config, null, 2))}</pre></details>` : '';
   return (

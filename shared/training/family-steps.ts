@@ -30,13 +30,19 @@ export interface TrainedSummary {
   compute: string;
 }
 
-/** Trains the family's candidate of this run (idempotent per version: the trainer returns the card it finds). */
+/** Trains the family's candidate of this run (idempotent per version: the trainer returns the card it finds), then checks its served artifact against the family's contract. */
 export async function trainCandidate(blobs: BlobStore, run: RunState, family: string, compute: string, now = new Date()): Promise<TrainedSummary> {
   const trainer = await loadTrainer(family);
   const card = await trainer.train({ blobs, registry: new ModelRegistry(blobs), run: runContextOf(run, family), compute, now });
   if (card.family !== family || card.version !== run.candidateVersion) {
     throw new Error(`the ${family} trainer wrote card ${card.family}/${card.version}, expected ${family}/${run.candidateVersion}`);
   }
+  // Whatever the trainer did, the served artifact must meet the family's serving contract before it can be judged.
+  const registry = new ModelRegistry(blobs);
+  const served = await registry.getModelBytes(family, card.version, 'model.onnx');
+  if (!served) throw new Error(`the ${family} trainer wrote no model.onnx for ${card.version}`);
+  const check = await trainer.checkArtifact(served, { items: card.data.items });
+  if (!check.ok) throw new Error(`${family}/${card.version} breaks the ${family} serving contract: ${check.reasons.join('; ')}`);
   return { version: card.version, trainingSeconds: card.trainingSeconds, compute: card.compute ?? compute };
 }
 

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MergeRedirects } from '../identity/redirects';
-import { getFamily, PRIMARY_FAMILY } from '../../models/families';
+import { getFamily } from '../../models/families';
 import { gateAgainstChampion } from '../registry/gate';
 import { ModelRegistry, newVersionId } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';
@@ -35,7 +35,6 @@ export interface PrepareEvent {
   /** The execution start time. */
   startedAt?: string;
 }
-
 
 /** Thrown when the configuration cannot train a snapshot of this size. */
 export class TrainingComputeError extends Error {

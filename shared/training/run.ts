@@ -117,9 +117,7 @@ export interface RunState {
 
 /** `{ <family>: schema }` for every registered family; an unknown family is refused by name. */
 function perFamily<T>(schema: (family: string) => z.ZodType<T>): z.ZodType<Record<string, T>> {
-  return z.strictObject(Object.fromEntries(familyNames().map((family) => [family, schema(family).optional()]))) as unknown as z.ZodType<
-    Record<string, T>
-  >;
+  return z.strictObject(Object.fromEntries(familyNames().map((family) => [family, schema(family).optional()]))) as unknown as z.ZodType<Record<string, T>>;
 }
 
 const familyName = z.string().refine(hasFamily, { error: (issue) => `unknown model family "${String(issue.input)}" (known: ${familyNames().join(', ')})` });
@@ -162,7 +160,9 @@ const list = (raw: string) =>
 /** Defaults from the environment of the PrepareSnapshot function (read once per container). */
 export function runDefaults(env: NodeJS.ProcessEnv = process.env): RunConfig {
   const families = list(optionalEnv('RETRAIN_FAMILIES', 'all', env).replace(/^all$/, familyNames().join(',')));
-  for (const family of families) if (!hasFamily(family)) throw new Error(`Environment variable RETRAIN_FAMILIES names an unknown model family "${family}" (known: ${familyNames().join(', ')})`);
+  for (const family of families)
+    if (!hasFamily(family))
+      throw new Error(`Environment variable RETRAIN_FAMILIES names an unknown model family "${family}" (known: ${familyNames().join(', ')})`);
   const policies: Record<string, GatePolicy> = {};
   // The same variables the upload validator reads: GATE_MIN_IMPROVEMENT, GATE_TOLERANCE, GATE_MIN_CASES, GATE_POLICY (JSON, per family: { "<family>": {…} }).
   for (const family of familyNames()) policies[family] = gatePolicyFromEnv(family, env);

@@ -331,7 +331,9 @@ class UploadValidation {
         manifestKey: this.manifestKey,
         modelKey: report.modelKey,
         sha256: report.model.sha256,
-        ...(this.familyFields?.itemIndex !== undefined ? { itemIndex: this.familyFields.itemIndex === 'champion' ? ('champion' as const) : ('explicit' as const) } : {}),
+        ...(this.familyFields?.itemIndex !== undefined
+          ? { itemIndex: this.familyFields.itemIndex === 'champion' ? ('champion' as const) : ('explicit' as const) }
+          : {}),
       },
     };
     await this.deps.registry.putArtifact(family, version, 'model.onnx', modelBytes);

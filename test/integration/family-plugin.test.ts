@@ -20,7 +20,7 @@ import { ModelRegistry } from '../../shared/registry/registry';
 import type { RunReport } from '../../shared/reports/run-report';
 import { simulateShop } from '../../shared/simulator/shop';
 import { BlobStore } from '../../shared/storage/blob';
-import { brokenFamily, brokenTrainer, ITEM_DEMAND, itemDemandFamily, itemDemandTrainer } from '../fixtures/families/item-demand';
+import { brokenFamily, brokenTrainer, ITEM_DEMAND, itemDemandFamily, itemDemandTrainer, misfitFamily, misfitTrainer } from '../fixtures/families/item-demand';
 
 const projectRoot = resolve(import.meta.dirname, '../..');
 
@@ -57,7 +57,11 @@ describe('model families as plug-ins (real state machine, local stack)', () => {
 
   it('trains, gates and promotes a family from the test folder next to the recommender, each by its own policy', async () => {
     // Act
-    const run = await stack.runStateMachine('retrain', { trigger: 'test', hyperparameters: { recommender: { sequenceTrainingSeconds: 0 } } }, { executionName: 'plugin-1' });
+    const run = await stack.runStateMachine(
+      'retrain',
+      { trigger: 'test', hyperparameters: { recommender: { sequenceTrainingSeconds: 0 } } },
+      { executionName: 'plugin-1' },
+    );
 
     // Assess
     const report = run.output as RunReport;
@@ -90,11 +94,7 @@ describe('model families as plug-ins (real state machine, local stack)', () => {
     await registry.setAlias('broken', 'champion', 'v-initial', 'test setup');
 
     // Act
-    const run = await stack.runStateMachine(
-      'retrain',
-      { trigger: 'test', families: ['broken', ITEM_DEMAND] },
-      { executionName: 'plugin-2-broken' },
-    );
+    const run = await stack.runStateMachine('retrain', { trigger: 'test', families: ['broken', ITEM_DEMAND] }, { executionName: 'plugin-2-broken' });
 
     // Assess
     expect(run.status).toBe('FAILED');
@@ -108,5 +108,21 @@ describe('model families as plug-ins (real state machine, local stack)', () => {
     expect(await champion('broken')).toBe('v-initial');
     const notifications = (await blobs.listKeys('notifications/plugin-2-broken/')).filter((k) => k.endsWith('NotifyFamilyFailure.json'));
     expect(notifications).toHaveLength(1);
+  }, 240_000);
+
+  it('never gates a candidate whose served artifact breaks its family serving contract', async () => {
+    // Prepare
+    unregister.push(registerFamily(misfitFamily, misfitTrainer));
+
+    // Act
+    const run = await stack.runStateMachine('retrain', { trigger: 'test', families: ['misfit'] }, { executionName: 'plugin-3-misfit' });
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    const report = JSON.parse(Buffer.from((await blobs.getBytes('runs/plugin-3-misfit/report.json')) ?? []).toString('utf8')) as RunReport;
+    expect(report.outcome).toBe('failed');
+    expect(report.families[0]?.error?.Cause).toContain('breaks the misfit serving contract: output');
+    expect(report.families[0]?.gate).toBeUndefined();
+    expect(await champion('misfit')).toBeUndefined();
   }, 240_000);
 });
