@@ -13,7 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import type { CanonicalEvent, CanonicalType } from '../../shared/capture/events';
 import { parseNdjson } from '../../shared/storage/blob';
-import { buildInteractions, type Interaction } from '../../shared/training/snapshot';
+import { buildInteractions, type Interaction } from '../../shared/snapshots/snapshot';
 
 export const DATASET_FORMATS = ['amazon-sequences', 'sessions', 'taobao', 'events'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];

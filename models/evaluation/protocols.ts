@@ -10,7 +10,7 @@
  * in a case's history.
  */
 import { INTERACTION_WEIGHT } from '../../shared/capture/events';
-import type { Interaction } from '../../shared/training/snapshot';
+import type { Interaction } from '../../shared/snapshots/snapshot';
 import { buildTestCases } from '../recommender/evaluate';
 import type { TrainData } from './candidate';
 import type { RawSession, SequenceData, SessionData } from './datasets';

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { Interaction } from '../../shared/training/snapshot';
+import type { Interaction } from '../../shared/snapshots/snapshot';
 import { MetricAccumulator, type MetricSummary, rankOf } from '../evaluation/metrics';
 import { INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, OUTPUT_SCORES } from './contract';
 import { type EncodedHistory, encodeHistory, type HistoryEntry } from './history';

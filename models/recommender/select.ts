@@ -17,7 +17,7 @@
  *      beside it: ONE ONNX model of the recommender contract either way.
  * The holdout itself is never read here: selection sees only data before the holdout start.
  */
-import type { Interaction } from '../../shared/training/snapshot';
+import type { Interaction } from '../../shared/snapshots/snapshot';
 import type { Candidate, TrainedCandidate } from '../evaluation/candidate';
 import type { EvalSplit } from '../evaluation/protocols';
 import { interactionsToTrain, sampleGroups, timeSplit } from '../evaluation/protocols';

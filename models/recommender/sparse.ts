@@ -20,7 +20,7 @@
  * truncated to their top K when N ≤ EASE_MAX_ITEMS (EASE is dense n×n while training).
  */
 import { buildModel, floatTensor, int64Tensor, node, onnx, valueInfo, attr } from '../../shared/onnx/graph';
-import type { Interaction } from '../../shared/training/snapshot';
+import type { Interaction } from '../../shared/snapshots/snapshot';
 import { DIM_HISTORY, INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, META_FAMILY, META_KIND, META_N_ITEMS, OUTPUT_SCORES, RECOMMENDER_FAMILY } from './contract';
 import { EASE_MAX_ITEMS, trainEase } from './ease';
 import { buildItemIndex, DEFAULT_TRAIN_OPTIONS, interactionMatrix, type RecommenderTrainOptions, type TrainedRecommender } from './train';

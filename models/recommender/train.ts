@@ -1,5 +1,5 @@
 import { INTERACTION_WEIGHT } from '../../shared/capture/events';
-import type { Interaction } from '../../shared/training/snapshot';
+import type { Interaction } from '../../shared/snapshots/snapshot';
 import { trainEase } from './ease';
 import { buildItemItemOnnx } from './export';
 

@@ -8,7 +8,7 @@ import type * as ort from 'onnxruntime-node';
 import type { EvaluateContext, FamilyScores, FamilyTrainer, TrainContext, TrainedCard as FamilyTrainedCard } from '../../shared/families/contract';
 import { createSession, describeSession } from '../../shared/onnx/session';
 import type { ModelRegistry } from '../../shared/registry/registry';
-import { loadSnapshot } from '../../shared/training/snapshot';
+import { loadSnapshot } from '../../shared/snapshots/snapshot';
 import type { MetricSummary } from '../evaluation/metrics';
 import { checkRecommenderSession, RECOMMENDER_FAMILY } from './contract';
 import { buildTestCases, evaluateScorer, onnxScorer, popularityScorer, type TestCase } from './evaluate';

@@ -8,7 +8,7 @@
 import type { FamilyScores, UploadContext, UploadJudgement } from '../../shared/families/contract';
 import { createSession } from '../../shared/onnx/session';
 import type { ModelRegistry } from '../../shared/registry/registry';
-import { type Interaction, type ItemMeta, loadSnapshot } from '../../shared/training/snapshot';
+import { type Interaction, type ItemMeta, loadSnapshot } from '../../shared/snapshots/snapshot';
 import { checkRecommenderSession, RECOMMENDER_FAMILY } from './contract';
 import { buildTestCases, evaluateScorer, onnxScorer, popularityScorer, type TestCase } from './evaluate';
 import { buildItemIndex, DEFAULT_TRAIN_OPTIONS, type ItemIndex } from './train';

@@ -17,7 +17,7 @@ import type { ZodObject, ZodType } from 'zod';
 import type { MetricPolicy } from '../registry/gate';
 import type { ModelCard, ModelRegistry } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';
-import type { Interaction, ItemMeta, SnapshotManifest } from '../training/snapshot';
+import type { Interaction, ItemMeta, SnapshotManifest, SnapshotTable } from '../snapshots/snapshot';
 
 export type Hyperparameters = Record<string, number | string | boolean>;
 export type Metrics = Record<string, number>;
@@ -61,7 +61,7 @@ export interface ModelFamily<H extends Hyperparameters = Hyperparameters> {
   description: string;
   /** Hyperparameters a run may override (validated before anything is trained; unknown fields refused). */
   hyperparameters: ZodType<Partial<H>>;
-  /** Which snapshot tables the family reads (shared/training/snapshot.ts builds them once per run). */
+  /** Which snapshot tables the family reads (shared/snapshots/snapshot.ts builds them once per run). */
   snapshotNeeds: readonly SnapshotTable[];
   /** Whether the snapshot can train and judge this family. */
   sufficiency(snapshot: SnapshotManifest, context: SufficiencyContext): Sufficiency;
@@ -80,7 +80,7 @@ export interface ModelFamily<H extends Hyperparameters = Hyperparameters> {
   uploadManifest?: ZodObject;
 }
 
-export type SnapshotTable = 'interactions' | 'items' | 'sequences' | 'orders' | 'itemDaily';
+export type { SnapshotTable };
 
 /** What a train or evaluate task knows about its run. */
 export interface RunContext {

@@ -23,7 +23,7 @@ import {
   runKeys,
   safeRunId,
 } from './run';
-import { prepareSnapshot, type SnapshotManifest } from './snapshot';
+import { missingTables, prepareSnapshot, type SnapshotManifest } from '../snapshots/snapshot';
 
 export * from './run';
 
@@ -99,7 +99,10 @@ export function planFamilies(snapshot: SnapshotManifest, config: RunConfig): Fam
   return config.families.map((name) => {
     const family = getFamily(name);
     const hyperparameters = config.hyperparameters[name] ?? {};
-    const sufficiency = family.sufficiency(snapshot, { minHoldoutUsers: config.minHoldoutUsers, hyperparameters });
+    const missing = missingTables(snapshot, family.snapshotNeeds);
+    const sufficiency = missing.length
+      ? { enough: false as const, reason: `the snapshot has no ${missing.join(', ')} table (it needs ${family.snapshotNeeds.join(', ')})` }
+      : family.sufficiency(snapshot, { minHoldoutUsers: config.minHoldoutUsers, hyperparameters });
     const size = family.computeSize?.(snapshot) ?? snapshot.counts.interactions;
     return {
       family: name,

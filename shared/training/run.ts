@@ -10,7 +10,7 @@ import { numberEnv, optionalEnv } from '../config/env';
 import { zodIssues } from '../http/validation';
 import { type GatePolicy, GatePolicyError, gatePolicySchema, parseGatePolicy } from '../registry/gate';
 import { gatePolicyFromEnv } from './policy';
-import type { SnapshotManifest } from './snapshot';
+import type { SnapshotManifest } from '../snapshots/snapshot';
 
 export type { GatePolicy };
 

@@ -30,7 +30,7 @@ import { readModelMetadata } from '../onnx/graph';
 import { createSession, describeSession, type ValueDescription } from '../onnx/session';
 import type { BlobStore } from '../storage/blob';
 import type { ObjectStore, StoredObject } from '../storage/object-store';
-import { loadSnapshot, SNAPSHOTS_PREFIX, type SnapshotManifest } from './snapshot';
+import { loadSnapshot, SNAPSHOTS_PREFIX, type SnapshotManifest } from '../snapshots/snapshot';
 import { type GateDecision, type GatePolicy, gateAgainstChampion } from '../registry/gate';
 import { type AliasPointer, type ModelCard, type ModelRegistry, newVersionId, sha256Hex } from '../registry/registry';
 

@@ -14,7 +14,7 @@
 import { gunzipSync } from 'node:zlib';
 import { readRawEvents, storeRawEvents } from '../../shared/capture/raw-events';
 import { MemoryObjectStore } from '../../shared/storage/memory-object-store';
-import { buildInteractions, buildSnapshot, prepareSnapshot } from '../../shared/training/snapshot';
+import { buildInteractions, buildSnapshot, prepareSnapshot } from '../../shared/snapshots/snapshot';
 import { simulatedEvents } from '../helpers/snapshot-fixture';
 
 const MB = 1024 * 1024;

@@ -30,7 +30,7 @@ import {
 } from '../../shared/local';
 import type { Profile } from '../../shared/profiles/profile';
 import { BlobStore } from '../../shared/storage/blob';
-import type { Interaction, SnapshotManifest } from '../../shared/training/snapshot';
+import type { Interaction, SnapshotManifest } from '../../shared/snapshots/snapshot';
 
 const projectRoot = resolve(import.meta.dirname, '../..');
 

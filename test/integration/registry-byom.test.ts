@@ -16,7 +16,7 @@ import { type LocalStack, startLocalStack } from '../../shared/local';
 import { ModelRegistry, type RetentionReport } from '../../shared/registry/registry';
 import type { UploadReport } from '../../shared/training/upload';
 import { BlobStore } from '../../shared/storage/blob';
-import type { Interaction, SnapshotManifest } from '../../shared/training/snapshot';
+import type { Interaction, SnapshotManifest } from '../../shared/snapshots/snapshot';
 import { mulberry32 } from '../../shared/random';
 
 const projectRoot = resolve(import.meta.dirname, '../..');

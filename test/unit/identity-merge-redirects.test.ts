@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { buildFeatures } from '../../shared/features/build';
 import { followRedirects } from '../../shared/identity/redirects';
-import { prepareSnapshot } from '../../shared/training/snapshot';
+import { prepareSnapshot } from '../../shared/snapshots/snapshot';
 import { BlobStore } from '../../shared/storage/blob';
 
 const s3Mock = mockClient(S3Client);

@@ -11,7 +11,7 @@ import { createSequenceCandidate } from '../../models/sequence/index';
 import { readModelMetadata } from '../../shared/onnx/graph';
 import { createSession } from '../../shared/onnx/session';
 import { explainerFor } from '../../shared/recommend/explain';
-import type { Interaction } from '../../shared/training/snapshot';
+import type { Interaction } from '../../shared/snapshots/snapshot';
 import { mulberry32 } from '../../shared/random';
 
 const DAY = 86_400_000;

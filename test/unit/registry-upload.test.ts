@@ -7,7 +7,7 @@ import { defaultGatePolicy } from '../../shared/training/policy';
 import { MemoryObjectStore } from '../../shared/storage/memory-object-store';
 import { type ModelCard, ModelRegistry } from '../../shared/registry/registry';
 import { type Holdout, parseUploadKey, type UploadReport, validateUpload } from '../../shared/training/upload';
-import type { Interaction } from '../../shared/training/snapshot';
+import type { Interaction } from '../../shared/snapshots/snapshot';
 import { mulberry32 } from '../../shared/random';
 
 const DAY = 86_400_000;

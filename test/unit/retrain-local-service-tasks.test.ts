@@ -16,6 +16,7 @@ describe('local stand-ins for non-Lambda tasks of the state machines', () => {
     // Assess
     expect(retrain.map((t) => [t.stateName, t.integration])).toEqual([
       ['TrainCandidateOnFargate', 'arn:aws:states:::ecs:runTask'],
+      ['NotifyFamilyFailure', 'arn:aws:states:::sns:publish'],
       ['NotifyFailure', 'arn:aws:states:::sns:publish'],
     ]);
     expect(features.map((t) => [t.stateName, t.integration])).toEqual([['NotifyFeaturesFailed', 'arn:aws:states:::sns:publish']]);

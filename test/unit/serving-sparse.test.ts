@@ -11,7 +11,7 @@ import {
   trainSparseRecommender,
 } from '../../models/recommender/sparse';
 import { createSession } from '../../shared/onnx/session';
-import type { Interaction } from '../../shared/training/snapshot';
+import type { Interaction } from '../../shared/snapshots/snapshot';
 import { mulberry32 } from '../../shared/random';
 
 function randomNeighbours(nItems: number, k: number, seed: number): SparseNeighbours {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MetricSummary } from '../../models/evaluation/metrics';
 import { buildTestCases, gateAgainstBaseline } from '../../models/recommender/evaluate';
 import { encodeHistory, type HistoryEntry, MAX_HISTORY, RECENCY_HALF_LIFE } from '../../models/recommender/history';
-import type { Interaction } from '../../shared/training/snapshot';
+import type { Interaction } from '../../shared/snapshots/snapshot';
 
 const CUTOFF = 1_000;
 

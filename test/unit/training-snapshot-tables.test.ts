@@ -19,8 +19,8 @@ import {
   SnapshotTableMissingError,
   SnapshotTablesBuilder,
   snapshotDays,
-} from '../../shared/training/snapshot';
-import { gzipNdjson } from '../../shared/training/snapshot/ndjson';
+} from '../../shared/snapshots/snapshot';
+import { gzipNdjson } from '../../shared/snapshots/ndjson';
 import { ev, HAND_MADE_AS_OF, handMadeEvents, simulatedEvents } from '../helpers/snapshot-fixture';
 
 const ms = (iso: string) => Date.parse(iso);

@@ -12,7 +12,7 @@
  * | item-daily.ndjson.gz  | `ItemDayRow` a line (item × day × channel, sparse) + manifest `window` | demand, price elasticity |
  * | manifest.json         | `SnapshotManifest`, written last          | every step                    |
  *
- * Formats in detail: ./snapshot/tables.ts. Loaders: loadSnapshot (interactions and items, as
+ * Formats in detail: ./tables.ts. Loaders: loadSnapshot (interactions and items, as
  * always), loadSequences, loadOrders, loadItemDaily, or loadSnapshotTables for the tables a family
  * asks for.
  */
@@ -21,8 +21,8 @@ import { readRawEvents } from '../capture/raw-events';
 import { type MergeRedirects, redirectEvents } from '../identity/redirects';
 import { withoutSuppressed } from '../privacy/suppression';
 import type { BlobStore } from '../storage/blob';
-import { putNdjsonGzStream } from './snapshot/ndjson';
-import { type ItemDayRow, type OrderRow, type ShopperSequence, SnapshotTablesBuilder, type SnapshotWindow, windowDays } from './snapshot/tables';
+import { putNdjsonGzStream } from './ndjson';
+import { type ItemDayRow, type OrderRow, type ShopperSequence, SnapshotTablesBuilder, type SnapshotWindow, windowDays } from './tables';
 
 export {
   DAY_MS,
@@ -35,7 +35,7 @@ export {
   SnapshotTablesBuilder,
   type SnapshotWindow,
   windowDays,
-} from './snapshot/tables';
+} from './tables';
 
 export const SNAPSHOTS_PREFIX = 'snapshots/';
 
@@ -61,7 +61,7 @@ export interface ItemMeta {
 
 /**
  * snapshots/<runId>/manifest.json, written last (a manifest means every table it names is complete).
- * The tables beyond interactions and items (shared/training/snapshot/tables.ts) are optional here:
+ * The tables beyond interactions and items (shared/snapshots/tables.ts) are optional here:
  * snapshots written before them have neither their keys nor their counts, and still load.
  */
 export interface SnapshotManifest {
@@ -234,6 +234,18 @@ function tableKey(manifest: SnapshotManifest, table: 'sequences' | 'orders' | 'i
   const key = { sequences: manifest.sequencesKey, orders: manifest.ordersKey, itemDaily: manifest.itemDailyKey }[table];
   if (key === undefined) throw new SnapshotTableMissingError(manifest.runId, table);
   return key;
+}
+
+/** The tables of `needs` the snapshot does not carry (an older snapshot). */
+export function missingTables(manifest: SnapshotManifest, needs: readonly SnapshotTable[]): SnapshotTable[] {
+  const present: Record<SnapshotTable, boolean> = {
+    interactions: Boolean(manifest.interactionsKey),
+    items: Boolean(manifest.itemsKey),
+    sequences: Boolean(manifest.sequencesKey),
+    orders: Boolean(manifest.ordersKey),
+    itemDaily: Boolean(manifest.itemDailyKey && manifest.window),
+  };
+  return needs.filter((t) => !present[t]);
 }
 
 /** Every UTC day of the snapshot's window, in order. */

@@ -1,6 +1,6 @@
 /**
  * The snapshot tables of the model families beyond the recommender, built in the same pass over the
- * run's events as the interactions (shared/training/snapshot.ts):
+ * run's events as the interactions (shared/snapshots/snapshot.ts):
  *
  * - sequences (`sequences.ndjson.gz`): one line per shopper, `{ p, e: [{ ts, t, c, i?, o? }] }`, the
  *   shopper's canonical events in time order (identity plumbing — identify, alias, group — and
@@ -16,7 +16,7 @@
  * a fixed order (shoppers and items by code-unit order of their ids, days ascending, channels by
  * code-unit order; orders and sequence events in input order), so the same events give the same bytes.
  */
-import type { CanonicalEvent, CanonicalType, EventItem } from '../../events/canonical';
+import type { CanonicalEvent, CanonicalType, EventItem } from '../events/canonical';
 
 export const DAY_MS = 86_400_000;
 

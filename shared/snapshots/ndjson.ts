@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import type { ObjectStore } from '../../storage/object-store';
+import type { ObjectStore } from '../storage/object-store';
 
 /** Text handed to the gzip stream at a time: the whole table's text never exists as one string. */
 const CHUNK_CHARS = 1 << 20;
