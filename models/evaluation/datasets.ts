@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import type { CanonicalEvent, CanonicalType } from '../../shared/capture/events';
+import type { CanonicalEvent, CanonicalType } from '../../shared/events/canonical';
 import { parseNdjson } from '../../shared/storage/blob';
 import { buildInteractions, type Interaction } from '../../shared/snapshots/snapshot';
 

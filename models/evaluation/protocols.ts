@@ -9,7 +9,7 @@
  * No test target (nor anything after it) is ever in a stage's training data, in the validation cases, or
  * in a case's history.
  */
-import { INTERACTION_WEIGHT } from '../../shared/capture/events';
+import { INTERACTION_WEIGHT } from '../../shared/events/canonical';
 import type { Interaction } from '../../shared/snapshots/snapshot';
 import { buildTestCases } from '../recommender/evaluate';
 import type { TrainData } from './candidate';

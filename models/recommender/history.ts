@@ -1,5 +1,5 @@
-import { INTERACTION_WEIGHT } from '../../shared/capture/events';
-import type { CanonicalType } from '../../shared/capture/events';
+import { INTERACTION_WEIGHT } from '../../shared/events/canonical';
+import type { CanonicalType } from '../../shared/events/canonical';
 
 /** One past interaction of a shopper, oldest first. */
 export interface HistoryEntry {

@@ -1,4 +1,4 @@
-import { INTERACTION_WEIGHT } from '../../shared/capture/events';
+import { INTERACTION_WEIGHT } from '../../shared/events/canonical';
 import type { Interaction } from '../../shared/snapshots/snapshot';
 import { trainEase } from './ease';
 import { buildItemItemOnnx } from './export';

@@ -3,7 +3,6 @@ import { CHANNELS } from '../events/canonical';
 
 // The channels are part of the event model (shared/events/canonical.ts); re-exported for existing importers.
 export { CHANNELS };
-export type { Channel } from '../events/canonical';
 
 export const MESSAGE_TYPES = ['track', 'identify', 'page', 'screen', 'alias', 'group'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];

@@ -16,7 +16,7 @@
  * always), loadSequences, loadOrders, loadItemDaily, or loadSnapshotTables for the tables a family
  * asks for.
  */
-import { type CanonicalEvent, INTERACTION_WEIGHT } from '../capture/events';
+import { type CanonicalEvent, INTERACTION_WEIGHT } from '../events/canonical';
 import { readRawEvents } from '../capture/raw-events';
 import { type MergeRedirects, redirectEvents } from '../identity/redirects';
 import { withoutSuppressed } from '../privacy/suppression';

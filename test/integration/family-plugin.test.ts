@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetClients, s3Client } from '../../shared/aws/clients';
-import type { CanonicalEvent } from '../../shared/capture/events';
+import type { CanonicalEvent } from '../../shared/events/canonical';
 import { storeRawEvents } from '../../shared/capture/raw-events';
 import { validateMessages } from '../../shared/capture/service';
 import { registerFamily } from '../../models/families';

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetClients, s3Client } from '../../shared/aws/clients';
-import type { CanonicalEvent } from '../../shared/capture/events';
+import type { CanonicalEvent } from '../../shared/events/canonical';
 import { storeRawEvents } from '../../shared/capture/raw-events';
 import { validateMessages } from '../../shared/capture/service';
 import { type LocalStack, startLocalStack, validateDefinition } from '../../shared/local';
