@@ -19,7 +19,7 @@
  * [1, 3H, in], R = recurrentKernelᵀ [1, 3H, H], B = [bias, 0] (tfjs has input biases only) and
  * linear_before_reset = 0 (tfjs GRUs are reset_after = false). tfjs LSTM gates i, f, c, o are reordered to
  * ONNX's i, o, f, c. Both use ONNX's default activations (Sigmoid, Tanh[, Tanh]): the model trains with
- * recurrentActivation 'sigmoid'. A parity test (test/unit/sequence-parity.test.ts) checks all of this.
+ * recurrentActivation 'sigmoid'. A parity test (test/unit/models/sequence/export.test.ts) checks all of this.
  */
 import { buildModel, floatTensor, int64Tensor, type INodeProto, node, valueInfo } from '../../shared/onnx/graph';
 import {

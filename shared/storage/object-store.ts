@@ -1,6 +1,6 @@
 /**
  * The one object-store seam of the stack (Gorse's storage/blob: one small interface, several backends,
- * one shared contract test — test/unit/storage-object-store.test.ts).
+ * one shared contract test — test/unit/shared/storage/object-store.test.ts).
  *
  * - Primitives every backend implements: get, head, put (with the two conditional writes the model
  *   registry is built on: create-only `If-None-Match: *` and compare-and-swap `If-Match`), stream,

@@ -1,6 +1,6 @@
 /**
  * The object store over an S3Client: the only module that sends S3 object commands (besides the local
- * emulator code in shared/local/; test/unit/storage-seam.test.ts keeps it that way).
+ * emulator code in shared/local/; test/unit/project/storage-seam.test.ts keeps it that way).
  *
  * Conditional writes:
  * - mode `native`: Amazon S3 conditional writes (PutObject If-None-Match / If-Match, GA since 2024).
