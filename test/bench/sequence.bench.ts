@@ -9,11 +9,11 @@ import { cpus, loadavg } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, OUTPUT_SCORES } from '../../models/recommender/contract';
 import { initTfjsBackend } from '../../models/sequence/backend';
-import { mulberry32 } from '../../models/sequence/examples';
 import { buildSequenceOnnx } from '../../models/sequence/export';
 import { sequenceWeights, trainSequenceModel } from '../../models/sequence/model';
 import { numberEnv } from '../../shared/config/env';
 import { createSession } from '../../shared/onnx/session';
+import { mulberry32 } from '../../shared/random';
 
 const RUNS = 1000;
 const WARMUP = 50;

@@ -2,28 +2,38 @@
  * The capture handler as deployed with SSM secrets: WRITE_KEYS_PARAMETER and PII_HASH_KEY_PARAMETER
  * set, no WRITE_KEYS / PII_HASH_KEY in the environment, SSM mocked (aws-sdk-client-mock).
  */
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resetSecrets } from '../../../../shared/config/secrets';
 import { IdentifierHasher } from '../../../../shared/identity/hashing';
 import { apiEvent } from '../../../helpers/api-event';
 import { lambdaContext } from '../../../helpers/context';
-
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-
-const s3Mock = mockClient(S3Client);
-const ddbMock = mockClient(DynamoDBDocumentClient);
-const ssmMock = mockClient(SSMClient);
-let handler: Handler;
-/** Imported after the environment is stubbed (the logger reads its level when it is created). */
-let logger: typeof import('../../../../shared/observability/powertools').logger;
+import { type ApiHandler, handlerHarness } from '../../../helpers/handler-harness';
 
 const PII_PARAMETER = '/omnichannel-ai/test/pii-hash-key';
 const WRITE_PARAMETER = '/omnichannel-ai/test/write-keys';
+const api = handlerHarness({
+  env: {
+    // Deployed: no emulator endpoints, so there is no dev-key fallback and no open mode.
+    AWS_LAMBDA_FUNCTION_NAME: 'omnichannel-ai-test-captureBatch',
+    WRITE_KEYS: '',
+    PII_HASH_KEY: '',
+    WRITE_KEYS_PARAMETER: WRITE_PARAMETER,
+    PII_HASH_KEY_PARAMETER: PII_PARAMETER,
+    SECRETS_MAX_AGE_SECONDS: '60',
+  },
+  handlers: { handler: () => import('../../../../functions/http/capture-batch') },
+});
+const { s3: s3Mock, ddb: ddbMock } = api;
+const ssmMock = mockClient(SSMClient);
+const handler: ApiHandler = (event, context) => api.handlers.handler(event, context);
+/** Imported after the environment is stubbed (the logger reads its level when it is created). */
+let logger: typeof import('../../../../shared/observability/powertools').logger;
+
 const PII_KEY = 'ssm-only-pii-key-0123456789abcdef0123456789';
 const T0 = new Date('2026-05-01T10:00:00.000Z');
 
@@ -41,19 +51,7 @@ function post(writeKey: string, messageId = 'm-1'): Promise<APIGatewayProxyStruc
 }
 
 beforeAll(async () => {
-  // Deployed: no emulator endpoints, so there is no dev-key fallback and no open mode.
-  vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', 'omnichannel-ai-test-captureBatch');
-  vi.stubEnv('DATA_BUCKET', 'data-bucket');
-  vi.stubEnv('PROFILES_TABLE', 'profiles-table');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  vi.stubEnv('WRITE_KEYS', '');
-  vi.stubEnv('PII_HASH_KEY', '');
-  vi.stubEnv('WRITE_KEYS_PARAMETER', WRITE_PARAMETER);
-  vi.stubEnv('PII_HASH_KEY_PARAMETER', PII_PARAMETER);
-  vi.stubEnv('SECRETS_MAX_AGE_SECONDS', '60');
-  ({ handler } = (await import('../../../../functions/http/capture-batch')) as unknown as { handler: Handler });
+  // After the harness's environment and handler.
   ({ logger } = await import('../../../../shared/observability/powertools'));
 });
 
@@ -61,8 +59,6 @@ beforeEach(() => {
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(T0);
   resetSecrets();
-  s3Mock.reset();
-  ddbMock.reset();
   ssmMock.reset();
   s3Mock.on(PutObjectCommand).resolves({});
   ddbMock.on(GetCommand).resolves({});

@@ -4,30 +4,28 @@
  * mixed batch always keeps every valid message and quarantines every other one.
  */
 import { gunzipSync } from 'node:zlib';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import fc from 'fast-check';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { serialiseJson } from '../../../../shared/capture/quarantine';
 import { safeParseSegmentMessage, segmentMessageSchema } from '../../../../shared/capture/schema';
 import { apiEvent } from '../../../helpers/api-event';
 import { lambdaContext } from '../../../helpers/context';
+import { type ApiHandler, handlerHarness } from '../../../helpers/handler-harness';
 
 // CI replays one fixed seed so a submission's result does not depend on luck; locally every run
 // explores new inputs (FC_SEED=<n> replays a failure fast-check reported).
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : process.env.CI ? 20261128 : undefined;
 if (seed !== undefined) fc.configureGlobal({ seed });
 
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-
-const s3Mock = mockClient(S3Client);
-const ddbMock = mockClient(DynamoDBDocumentClient);
 const WRITE_KEY = 'wk_fuzz';
+const api = handlerHarness({ env: { WRITE_KEYS: WRITE_KEY }, handlers: { handler: () => import('../../../../functions/http/capture') } });
+const { s3: s3Mock, ddb: ddbMock } = api;
+const handler: ApiHandler = (event, context) => api.handlers.handler(event, context);
 const headers = { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` };
 const ROUTES = ['batch', 'track', 'identify', 'page', 'screen', 'alias', 'group'] as const;
-let handler: Handler;
 
 function send(route: string, body: string): Promise<APIGatewayProxyStructuredResultV2> {
   return handler(apiEvent({ method: 'POST', path: `/v1/${route}`, body, headers }), lambdaContext());
@@ -143,16 +141,6 @@ function expectNoPollution() {
   expect(probe.polluted).toBeUndefined();
   expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('polluted');
 }
-
-beforeAll(async () => {
-  vi.stubEnv('DATA_BUCKET', 'data-bucket');
-  vi.stubEnv('PROFILES_TABLE', 'profiles-table');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  vi.stubEnv('WRITE_KEYS', WRITE_KEY);
-  ({ handler } = (await import('../../../../functions/http/capture')) as unknown as { handler: Handler });
-});
 
 beforeEach(resetMocks);
 

@@ -1,14 +1,12 @@
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { apiEvent } from '../../../helpers/api-event';
 import { lambdaContext } from '../../../helpers/context';
+import { type ApiHandler, handlerHarness } from '../../../helpers/handler-harness';
 
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-
-const s3Mock = mockClient(S3Client);
-let handler: Handler;
+const api = handlerHarness({ handlers: { handler: () => import('../../../../functions/http/runs') } });
+const { s3: s3Mock } = api;
+const handler: ApiHandler = (event, context) => api.handlers.handler(event, context);
 
 /** The part of a GetObject body BlobStore reads. */
 const body = (text: string) => ({ transformToByteArray: async () => new Uint8Array(Buffer.from(text)) }) as never;
@@ -18,17 +16,7 @@ const list = (query?: Record<string, string>) =>
 const report = (runId: string) =>
   apiEvent({ method: 'GET', path: `/v1/runs/${runId}/report`, routeKey: 'GET /v1/runs/{runId}/report', pathParameters: { runId } });
 
-beforeAll(async () => {
-  vi.stubEnv('DATA_BUCKET', 'data-bucket');
-  vi.stubEnv('PROFILES_TABLE', 'profiles-table');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  ({ handler } = (await import('../../../../functions/http/runs')) as unknown as { handler: Handler });
-});
-
 beforeEach(() => {
-  s3Mock.reset();
   s3Mock.on(GetObjectCommand).rejects(noSuchKey());
 });
 

@@ -15,7 +15,7 @@ import type { ServedRecord } from '../../../../shared/recommend/served-log';
 import { SERVING_STAGES_CHANNEL, type StageTiming } from '../../../../shared/recommend/stages';
 import { apiEvent } from '../../../helpers/api-event';
 import { lambdaContext } from '../../../helpers/context';
-import { type ApiHandler, handlerHarness, memoryBucket } from '../../../helpers/handler-harness';
+import { type ApiHandler, handlerHarness, memoryBucket, stubEnv } from '../../../helpers/handler-harness';
 
 interface Body {
   error?: string;
@@ -112,7 +112,7 @@ let catalogRuntime: typeof import('../../../../shared/catalog/runtime');
 let profileStub: Profile | undefined;
 
 function useRuntime(env: Record<string, string> = {}) {
-  for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+  stubEnv(env);
   runtime.resetServingRuntime();
   const rt = runtime.servingRuntime();
   vi.spyOn(rt.shoppers, 'get').mockImplementation(async () => profileStub);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildExamples, leftPaddedWindow, mulberry32, shuffleInPlace, splitForValidation } from '../../../../models/sequence/examples';
+import { buildExamples, leftPaddedWindow, shuffleInPlace, splitForValidation } from '../../../../models/sequence/examples';
+import { mulberry32 } from '../../../../shared/random';
 
 describe('leftPaddedWindow', () => {
   it('shifts items to network ids (+1) and left-pads short histories with 0', () => {

@@ -7,11 +7,11 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkRecommenderSession, INPUT_ITEM_IDS, INPUT_ITEM_WEIGHTS, OUTPUT_SCORES } from '../../../../models/recommender/contract';
 import { initTfjsBackend } from '../../../../models/sequence/backend';
-import { mulberry32 } from '../../../../models/sequence/examples';
 import { buildSequenceOnnx } from '../../../../models/sequence/export';
 import { scoreWithSession } from '../../../../models/sequence/index';
 import { predictLogits, type RecurrentCell, sequenceWeights, trainSequenceModel } from '../../../../models/sequence/model';
 import { createSession } from '../../../../shared/onnx/session';
+import { mulberry32 } from '../../../../shared/random';
 
 const N_ITEMS = 40;
 const MAX_LENGTH = 8;

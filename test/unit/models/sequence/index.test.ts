@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import type { TrainData } from '../../../../models/evaluation/candidate';
 import { checkRecommenderSession } from '../../../../models/recommender/contract';
-import { mulberry32 } from '../../../../models/sequence/examples';
 import { createSequenceCandidate, sequenceCandidate } from '../../../../models/sequence/index';
 import { createSession } from '../../../../shared/onnx/session';
+import { mulberry32 } from '../../../../shared/random';
 
 const N_ITEMS = 20;
 

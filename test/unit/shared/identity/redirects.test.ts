@@ -1,11 +1,12 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { buildFeatures } from '../../../../shared/features/build';
 import { followRedirects } from '../../../../shared/identity/redirects';
 import { prepareSnapshot } from '../../../../shared/snapshots/snapshot';
 import { BlobStore } from '../../../../shared/storage/blob';
+import { memoryBucket } from '../../../helpers/handler-harness';
 
 const s3Mock = mockClient(S3Client);
 const store = new Map<string, Uint8Array>();
@@ -29,22 +30,7 @@ const ndjson = (key: string) =>
 beforeEach(() => {
   s3Mock.reset();
   store.clear();
-  s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: Uint8Array | string }) => {
-    store.set(input.Key, Buffer.from(input.Body));
-    return {};
-  });
-  s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
-    const bytes = store.get(input.Key);
-    if (!bytes) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey' });
-    return { Body: { transformToByteArray: async () => bytes } };
-  });
-  s3Mock.on(ListObjectsV2Command).callsFake((input: { Prefix: string }) => ({
-    Contents: [...store.keys()]
-      .filter((k) => k.startsWith(input.Prefix))
-      .sort()
-      .map((Key) => ({ Key })),
-    IsTruncated: false,
-  }));
+  memoryBucket(s3Mock, store);
 });
 
 describe('merge redirects in batch jobs', () => {

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { quarantineRows, readQuarantineDay } from '../../../../shared/capture/quarantine';
@@ -8,6 +8,7 @@ import { identifierKey } from '../../../../shared/identity/identifiers';
 import { compactRawEvents } from '../../../../shared/privacy/compaction';
 import { loadSuppressedProfiles, suppressIdentifiers, suppressionKey, suppressProfiles, withoutSuppressed } from '../../../../shared/privacy/suppression';
 import { BlobStore } from '../../../../shared/storage/blob';
+import { memoryBucket } from '../../../helpers/handler-harness';
 
 const s3Mock = mockClient(S3Client);
 const store = new Map<string, Uint8Array>();
@@ -25,19 +26,7 @@ const readLines = (key: string) =>
 beforeEach(() => {
   s3Mock.reset();
   store.clear();
-  s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: Uint8Array }) => {
-    store.set(input.Key, Buffer.from(input.Body));
-    return {};
-  });
-  s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
-    const bytes = store.get(input.Key);
-    if (!bytes) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey' });
-    return { Body: { transformToByteArray: async () => bytes } };
-  });
-  s3Mock.on(ListObjectsV2Command).callsFake((input: { Prefix: string }) => ({
-    Contents: [...store.keys()].filter((k) => k.startsWith(input.Prefix)).map((Key) => ({ Key })),
-    IsTruncated: false,
-  }));
+  memoryBucket(s3Mock, store);
 });
 
 describe('suppression list', () => {
