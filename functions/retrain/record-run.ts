@@ -1,5 +1,6 @@
 import { logger, metrics } from '../../shared/observability/powertools';
 import { jobHandler } from '../../shared/observability/job';
+import { metricDirection } from '../../shared/registry/gate';
 import type { RecordEvent } from '../../shared/reports/run-report';
 import { recordRun } from '../../shared/reports/runs';
 import { dataBlobs } from '../../shared/training/deps';
@@ -26,7 +27,8 @@ export const handler = jobHandler(async (event: RecordEvent) => {
     const candidate = main ? f.metrics[main] : undefined;
     if (champion === undefined || candidate === undefined) continue;
     // In the main metric's better direction: positive = the candidate is better.
-    single.addMetric('MainMetricGainOverChampion', 'None', f.policy?.direction === 'lower' ? champion - candidate : candidate - champion);
+    const lower = f.policy && main ? metricDirection(f.policy, main) === 'lower' : false;
+    single.addMetric('MainMetricGainOverChampion', 'None', lower ? champion - candidate : candidate - champion);
   }
   const log = report.outcome === 'failed' || report.failedFamilies.length ? logger.error.bind(logger) : logger.info.bind(logger);
   log('retraining run finished', {

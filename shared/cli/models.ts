@@ -22,6 +22,7 @@ import { createLocalS3Client, type Emulators, startEmulators } from '../local/em
 import { loadServerlessConfig, type ServerlessConfig } from '../local/serverless-config';
 import { type ConditionalWriteMode, S3ObjectStore } from '../storage/s3-object-store';
 import { getFamily, hasFamily } from '../../models/families';
+import { metricDirection } from '../registry/gate';
 import { type AliasPointer, KNOWN_ALIASES, type ModelCard, ModelRegistry } from '../registry/registry';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
@@ -104,7 +105,7 @@ function pickMetrics(family: string, m: Record<string, number> | undefined): Rec
 function metricLabel(family: string, metric: string): string {
   if (!hasFamily(family)) return metric;
   const policy = getFamily(family).policy;
-  const lower = (policy.directions?.[metric] ?? policy.direction ?? 'higher') === 'lower';
+  const lower = metricDirection(policy, metric) === 'lower';
   return `${metric}${lower ? ' ↓' : ''}${metric === policy.mainMetric ? ' (main)' : ''}`;
 }
 

@@ -107,7 +107,10 @@ export interface TrainContext {
  */
 export type TrainedCard = ModelCard & { compute?: string };
 
-/** Candidate, champion and baseline scored on the SAME evaluation cases. */
+/**
+ * Candidate, champion and baseline scored on the SAME evaluation cases. `cases` is what the gate's
+ * `minCases` and same-cases rules read (as `count` when a metric set has none).
+ */
 export interface FamilyScores {
   metrics: Metrics;
   baseline: Metrics;

@@ -112,6 +112,14 @@ const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
 const EPSILON = 1e-12;
 const usable = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 
+/**
+ * Metrics with the number of evaluation cases as `count` (what rule 4 reads) when the family
+ * reported only `cases` beside them (FamilyScores): a family need not know the gate's key.
+ */
+export function withCases(metrics: Metrics, cases: number): Metrics {
+  return typeof metrics.count === 'number' ? metrics : { ...metrics, count: cases };
+}
+
 /** Direction of a metric under a policy: its own entry, else the main metric's, else higher. */
 export function metricDirection(policy: GatePolicy, metric: string): Direction {
   return policy.directions?.[metric] ?? policy.direction ?? 'higher';
@@ -171,7 +179,9 @@ function checkMainMetric(candidate: Metrics, champion: Metrics, policy: GatePoli
   const shown = rel ? (ch !== 0 ? inUnit(policy, gain / Math.abs(ch)) : gain > 0 ? '+∞ %' : '0 %') : fmt(gain);
   const needed = inUnit(policy, policy.minImprovement);
   const what = `${main} ${fmt(c)} improves on the champion's ${fmt(ch)} by ${shown}${dir === 'lower' ? ` (${better(dir)})` : ''}`;
-  if (gain + EPSILON < required) outcome.failures.push(`${what}, at least ${needed} needed`);
+  // Relative to a champion at 0, any required share of 0 is 0: a positive gain is needed then.
+  const short = rel && ch === 0 && policy.minImprovement > 0 ? !(gain > EPSILON) : gain + EPSILON < required;
+  if (short) outcome.failures.push(`${what}, at least ${needed} needed`);
   else outcome.passes.push(`${what} (at least ${needed} needed)`);
 }
 

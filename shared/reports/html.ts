@@ -6,7 +6,7 @@
  * family's presentation and metric policy (carried in the report), never from names here.
  */
 import type { Direction, FamilyPresentation } from '../families/contract';
-import type { GatePolicy } from '../registry/gate';
+import { type GatePolicy, metricDirection } from '../registry/gate';
 import type { FamilyReport, RunReport } from './run-report';
 import { escapeXml as esc, groupedBarChart, lineChart } from './svg';
 
@@ -41,7 +41,7 @@ function shownMetrics(f: { presentation?: FamilyPresentation; policy?: GatePolic
   return all.filter((m) => m in f.metrics);
 }
 
-const directionOf = (policy: GatePolicy | undefined, metric: string): Direction => policy?.directions?.[metric] ?? policy?.direction ?? 'higher';
+const directionOf = (policy: GatePolicy | undefined, metric: string): Direction => (policy ? metricDirection(policy, metric) : 'higher');
 const baselineLabel = (policy: GatePolicy | undefined) => policy?.baselineName ?? 'baseline';
 
 const num = (x: number | undefined | null, digits = 4) => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x.toFixed(digits));
@@ -79,8 +79,8 @@ function gateSection(f: FamilyReport, outcome: string): string {
   const status = f.promoted
     ? `promoted (champion ${esc(f.promoted.previous ?? 'none')} → ${esc(f.promoted.version)})`
     : f.gate.passed
-      ? outcome === 'failed'
-        ? 'passed, but the run failed before promotion'
+      ? outcome === 'failed' || f.error
+        ? 'passed, but promotion failed: the champion is untouched'
         : 'passed'
       : 'rejected: the champion is untouched';
   return `<p class="gate ${f.gate.passed ? 'ok' : 'warn'}">Gate ${esc(status)}</p><ul>${f.gate.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`;
@@ -130,7 +130,7 @@ function historySection(h: FamilyHistory | undefined, report: RunReport, f: Fami
 
 function familySection(f: FamilyReport, history: RunReportHistory, report: RunReport): string {
   const title = f.presentation ? `${f.presentation.title} (${f.family})` : f.family;
-  if (f.error) {
+  if (f.error && Object.keys(f.metrics).length === 0) {
     return (
       `<section class="error"><h2>${esc(title)}</h2><p><b>Failed: ${esc(f.error.Error ?? 'Error')}</b></p><pre>${esc(causeText(f.error.Cause))}</pre>` +
       '<p>This family’s champion was left untouched; the other families were judged on their own.</p></section>'
@@ -146,8 +146,9 @@ function familySection(f: FamilyReport, history: RunReportHistory, report: RunRe
       { name: baselineLabel(f.policy), color: COLORS.baseline, values: metrics.map((m) => f.baseline[m] ?? null) },
     ],
   });
+  const failure = f.error ? `<p class="gate bad">Failed after evaluation: ${esc(f.error.Error ?? 'Error')}: ${esc(causeText(f.error.Cause))}</p>` : '';
   return (
-    `<section><h2>${esc(title)}</h2>` +
+    `<section><h2>${esc(title)}</h2>${failure}` +
     `<p>Candidate <b>${esc(f.candidate.version)}</b>, trained in ${num(f.candidate.trainingSeconds, 1)} s on ${esc(f.candidate.compute)}.</p>` +
     `<h3>Gate</h3>${gateSection(f, report.outcome)}` +
     `<h3>This run</h3><figure>${bars}</figure>${metricsTable(f)}` +

@@ -109,7 +109,8 @@ export function buildRunReport(event: RecordEvent, now: Date): RunReport {
   const run = event.run;
   const runId = run.runId ?? safeRunId(event.executionName ?? `failed-${now.toISOString().replace(/[-:.]/g, '')}`);
   const keys = runKeys(runId);
-  const families = (run.results ?? []).map((r) => familyReport(r, run));
+  const planned = (run.plan ?? []).filter((p) => p.failed).map((p) => ({ family: p.family, error: { Error: 'FamilyNotPlanned', Cause: p.reason ?? '' } }));
+  const families = [...(run.results ?? []), ...planned].map((r) => familyReport(r, run));
   const primary = families.find((f) => f.family === PRIMARY_FAMILY && !f.error);
   const snapshot = run.snapshot;
   const startedAt = run.startedAt ?? event.startedAt;

@@ -13,6 +13,7 @@ import { familyNames, getFamily, hasFamily } from '../../models/families';
 import { ModelRegistry } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';
 import { type FamilyHistory, type RunReportHistory, renderRunReportHtml } from './html';
+import type { FamilyOutcome, RunState } from '../training/run';
 import { buildRunReport, type RecordEvent, type RunReport } from './run-report';
 
 export type { FamilyHistory, RunReportHistory };
@@ -107,9 +108,54 @@ export async function writeRunReport(blobs: BlobStore, report: RunReport, histor
   await blobs.putJson(runIndexKey(report), summarise(report));
 }
 
+/**
+ * When the TrainFamilies Map failed as a whole (its Catch keeps no iteration's output), what each
+ * family reached is read back from the registry: the candidate's card (evaluation and gate decision)
+ * and whether the champion alias moved to it. Nothing is invented: a family without a card is a failure.
+ */
+export async function recoverResults(blobs: BlobStore, run: Partial<RunState>): Promise<FamilyOutcome[]> {
+  if (run.results || !run.trainable?.length || !run.candidateVersion) return run.results ?? [];
+  const registry = new ModelRegistry(blobs);
+  const version = run.candidateVersion;
+  return Promise.all(
+    run.trainable.map(async ({ family, compute }): Promise<FamilyOutcome> => {
+      const [card, champion] = await Promise.all([registry.getCard(family, version), registry.getAlias(family, 'champion')]);
+      const error = {
+        Error: run.error?.Error ?? 'RunFailed',
+        Cause: `the run failed before this family's result was recorded (${run.error?.Error ?? 'unknown error'}); recovered from the registry`,
+      };
+      if (!card?.metrics || !card.baseline || !card.holdout) return { family, error };
+      const promoted = champion?.version === version;
+      return {
+        family,
+        evaluation: {
+          family,
+          candidate: {
+            version,
+            trainingSeconds: card.trainingSeconds,
+            compute: (card as { compute?: string }).compute ?? compute,
+            hyperparameters: card.hyperparameters,
+          },
+          metrics: card.metrics,
+          baseline: card.baseline,
+          ...(card.champion ? { champion: { ...card.champion, artifact: 'serving' as const } } : {}),
+          cases: card.holdout.cases,
+        },
+        ...(card.gate
+          ? {
+              gate: { family, ...card.gate, policy: run.config?.policies[family] ?? getFamily(family).policy, championVersion: card.champion?.version ?? null },
+            }
+          : {}),
+        ...(promoted ? { promotion: { family, version, ...(champion?.previous ? { previous: champion.previous } : {}) } } : { error }),
+      };
+    }),
+  );
+}
+
 /** The RecordRun task: builds the run report from the state machine's state and writes it, whatever the outcome. */
 export async function recordRun(blobs: BlobStore, event: RecordEvent, now = new Date(), history?: RunReportHistory): Promise<RunReport> {
-  const report = buildRunReport(event, now);
+  const results = await recoverResults(blobs, event.run);
+  const report = buildRunReport({ ...event, run: { ...event.run, ...(results.length ? { results } : {}) } }, now);
   await writeRunReport(blobs, report, history);
   return report;
 }

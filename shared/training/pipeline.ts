@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MergeRedirects } from '../identity/redirects';
 import { getFamily } from '../../models/families';
-import { gateAgainstChampion } from '../registry/gate';
+import { gateAgainstChampion, withCases } from '../registry/gate';
 import { ModelRegistry, newVersionId } from '../registry/registry';
 import type { BlobStore } from '../storage/blob';
 import {
@@ -68,14 +68,10 @@ export async function prepareStep(
   });
   const plan = planFamilies(snapshot, config);
   const trainable = plan.filter((p) => p.enough).map((p) => ({ family: p.family, compute: p.compute }));
-  const { fargate } = config.compute;
-  const onFargate = trainable.filter((t) => t.compute === 'fargate');
-  if (onFargate.length && (fargate.subnets.length === 0 || fargate.securityGroups.length === 0)) {
-    const sizes = onFargate.map((t) => `${t.family} (${plan.find((p) => p.family === t.family)?.size})`).join(', ');
-    throw new TrainingComputeError(
-      `${sizes} above compute.fargateAboveInteractions = ${config.compute.fargateAboveInteractions}, ` +
-        'so it must train on ECS Fargate, but TRAINING_SUBNETS and TRAINING_SECURITY_GROUPS are not both set',
-    );
+  // A family that cannot be planned fails alone (reported, notified) unless no family is left to train.
+  const failed = plan.filter((p) => p.failed);
+  if (failed.length && trainable.length === 0) {
+    throw new TrainingComputeError(failed.map((p) => `${p.family}: ${p.reason}`).join('; '));
   }
   const state: RunState = {
     runId,
@@ -94,23 +90,33 @@ export async function prepareStep(
   return state;
 }
 
-/** Each enabled family's sufficiency and compute, by the same rule for every family. */
+/**
+ * Each enabled family's sufficiency and compute, by the same rule for every family. A family whose
+ * checks throw, or that must train on Fargate where no network is configured, is `failed` with the
+ * reason — it alone: the others are planned as usual.
+ */
 export function planFamilies(snapshot: SnapshotManifest, config: RunConfig): FamilyPlan[] {
-  return config.families.map((name) => {
+  const { fargate, fargateAboveInteractions } = config.compute;
+  const fargateReady = fargate.subnets.length > 0 && fargate.securityGroups.length > 0;
+  return config.families.map((name): FamilyPlan => {
     const family = getFamily(name);
     const hyperparameters = config.hyperparameters[name] ?? {};
-    const missing = missingTables(snapshot, family.snapshotNeeds);
-    const sufficiency = missing.length
-      ? { enough: false as const, reason: `the snapshot has no ${missing.join(', ')} table (it needs ${family.snapshotNeeds.join(', ')})` }
-      : family.sufficiency(snapshot, { minHoldoutUsers: config.minHoldoutUsers, hyperparameters });
-    const size = family.computeSize?.(snapshot) ?? snapshot.counts.interactions;
-    return {
-      family: name,
-      enough: sufficiency.enough,
-      ...(sufficiency.enough ? {} : { reason: sufficiency.reason }),
-      compute: size > config.compute.fargateAboveInteractions ? 'fargate' : 'lambda',
-      size,
-    };
+    let size = snapshot.counts.interactions;
+    try {
+      size = family.computeSize?.(snapshot) ?? size;
+      const missing = missingTables(snapshot, family.snapshotNeeds);
+      const sufficiency = missing.length
+        ? { enough: false as const, reason: `the snapshot has no ${missing.join(', ')} table (it needs ${family.snapshotNeeds.join(', ')})` }
+        : family.sufficiency(snapshot, { minHoldoutUsers: config.minHoldoutUsers, hyperparameters });
+      const compute = size > fargateAboveInteractions ? 'fargate' : 'lambda';
+      if (sufficiency.enough && compute === 'fargate' && !fargateReady) {
+        const reason = `training size ${size} is above compute.fargateAboveInteractions = ${fargateAboveInteractions}, so it must train on ECS Fargate, but TRAINING_SUBNETS and TRAINING_SECURITY_GROUPS are not both set`;
+        return { family: name, enough: false, failed: true, reason, compute, size };
+      }
+      return { family: name, enough: sufficiency.enough, ...(sufficiency.enough ? {} : { reason: sufficiency.reason }), compute, size };
+    } catch (error) {
+      return { family: name, enough: false, failed: true, reason: `planning failed: ${(error as Error).message}`, compute: 'lambda', size };
+    }
   });
 }
 
@@ -125,7 +131,13 @@ export async function gateStep(blobs: BlobStore, task: FamilyTask): Promise<Fami
   const policy = run.config.policies[task.family];
   if (!policy) throw new Error(`no gate policy for family ${task.family}`);
   const registry = new ModelRegistry(blobs);
-  const decision = gateAgainstChampion(evaluation.metrics, evaluation.champion?.metrics ?? null, evaluation.baseline, policy);
+  const { cases } = evaluation;
+  const decision = gateAgainstChampion(
+    withCases(evaluation.metrics, cases),
+    evaluation.champion ? withCases(evaluation.champion.metrics, cases) : null,
+    withCases(evaluation.baseline, cases),
+    policy,
+  );
   const reasons = [...decision.reasons];
   let passed = decision.passed;
   let championVersion = evaluation.champion?.version ?? null;

@@ -15,7 +15,8 @@ export function defaultGatePolicy(family = PRIMARY_FAMILY): GatePolicy {
     requireSameCases: true,
     baselineName: 'baseline',
     ...policy,
-    guardedMetrics: [...(policy.guardedMetrics ?? [policy.mainMetric])],
+    // Without a list the gate guards every metric both models report (shared/registry/gate.ts).
+    ...(policy.guardedMetrics ? { guardedMetrics: [...policy.guardedMetrics] } : {}),
     baselineMetrics: [...(policy.baselineMetrics ?? [policy.mainMetric])],
   };
 }
@@ -54,6 +55,9 @@ export function gatePolicyFromEnv(family = PRIMARY_FAMILY, env: NodeJS.ProcessEn
   }
   const perFamily = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).some(hasFamily);
   if (perFamily) {
+    // A typo in a family name would silently leave that family on its defaults: refuse it by name.
+    const unknown = Object.keys(parsed as object).filter((k) => !hasFamily(k));
+    if (unknown.length) throw new GatePolicyError(unknown.map((k) => ({ field: `GATE_POLICY.${k}`, reason: 'is not a model family' })));
     const own = (parsed as Record<string, unknown>)[family];
     try {
       return parseGatePolicy(own, policy);

@@ -63,6 +63,8 @@ export interface FamilyPlan {
   /** Enough data to train and judge it (else `reason`). */
   enough: boolean;
   reason?: string;
+  /** It could not be planned (its checks threw, or it needs Fargate where none is configured): reported as a failed family. */
+  failed?: boolean;
   /** Where it trains: by the same rule for every family (its compute size against compute.fargateAboveInteractions). */
   compute: 'lambda' | 'fargate';
   size: number;
@@ -132,7 +134,11 @@ export function runRequestSchema() {
     /** Point in time of the snapshot (ISO); default: the newest event. */
     asOf: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).optional(),
     /** The families to train (default: RETRAIN_FAMILIES). */
-    families: z.array(familyName).min(1, 'must name at least one family').optional(),
+    families: z
+      .array(familyName)
+      .min(1, 'must name at least one family')
+      .refine((names) => new Set(names).size === names.length, { message: 'must not name a family twice' })
+      .optional(),
     holdoutDays: z.number().int('must be an integer').min(1, 'must be at least 1').max(90, 'must be at most 90').optional(),
     minUsers: z.number().int('must be an integer').min(1, 'must be at least 1').optional(),
     hyperparameters: perFamily((family) => getFamily(family).hyperparameters as z.ZodType<Hyperparameters>).optional(),
@@ -163,6 +169,7 @@ export function runDefaults(env: NodeJS.ProcessEnv = process.env): RunConfig {
   for (const family of families)
     if (!hasFamily(family))
       throw new Error(`Environment variable RETRAIN_FAMILIES names an unknown model family "${family}" (known: ${familyNames().join(', ')})`);
+  if (new Set(families).size !== families.length) throw new Error(`Environment variable RETRAIN_FAMILIES names a family twice: "${families.join(',')}"`);
   const policies: Record<string, GatePolicy> = {};
   // The same variables the upload validator reads: GATE_MIN_IMPROVEMENT, GATE_TOLERANCE, GATE_MIN_CASES, GATE_POLICY (JSON, per family: { "<family>": {…} }).
   for (const family of familyNames()) policies[family] = gatePolicyFromEnv(family, env);

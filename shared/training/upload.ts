@@ -25,13 +25,14 @@ import type * as ort from 'onnxruntime-node';
 import type { FamilyScores, Holdout, UploadJudgement } from '../families/contract';
 import { familyNames, getFamily, hasFamily } from '../../models/families';
 import { loadTrainer } from '../../models/trainers';
+import { servingSignatureProblems } from '../families/serving';
 import { zodIssues } from '../http/validation';
 import { readModelMetadata } from '../onnx/graph';
 import { createSession, describeSession, type ValueDescription } from '../onnx/session';
 import type { BlobStore } from '../storage/blob';
 import type { ObjectStore, StoredObject } from '../storage/object-store';
 import { loadSnapshot, SNAPSHOTS_PREFIX, type SnapshotManifest } from '../snapshots/snapshot';
-import { type GateDecision, type GatePolicy, gateAgainstChampion } from '../registry/gate';
+import { type GateDecision, type GatePolicy, gateAgainstChampion, withCases } from '../registry/gate';
 import { type AliasPointer, type ModelCard, type ModelRegistry, newVersionId, sha256Hex } from '../registry/registry';
 
 export type { Holdout };
@@ -275,6 +276,12 @@ class UploadValidation {
       for (const reason of judgement.reasons) this.reject(reason);
       return undefined;
     }
+    // The family's golden checks passed; the declared signature must match its serving contract too.
+    const signature = servingSignatureProblems(getFamily(family).serving, describeSession(session));
+    if (signature.length) {
+      for (const problem of signature) this.reject(`contract: ${problem}`);
+      return undefined;
+    }
     Object.assign(this.report, judgement.details ?? {});
     const { scores } = judgement;
     if (scores.championNotComparable) this.reject(`evaluation: the champion cannot be compared on this holdout: ${scores.championNotComparable}`);
@@ -286,7 +293,12 @@ class UploadValidation {
       baseline: scores.baseline,
       ...(scores.champion ? { champion: scores.champion } : {}),
     };
-    const gate = gateAgainstChampion(scores.metrics, scores.champion?.metrics ?? null, scores.baseline, this.deps.policyFor(family));
+    const gate = gateAgainstChampion(
+      withCases(scores.metrics, scores.cases),
+      scores.champion ? withCases(scores.champion.metrics, scores.cases) : null,
+      withCases(scores.baseline, scores.cases),
+      this.deps.policyFor(family),
+    );
     this.report.gate = gate;
     if (!gate.passed) for (const reason of gate.reasons) this.reject(`gate: ${reason}`);
     return { judgement, gate, holdout };

@@ -20,7 +20,17 @@ import { ModelRegistry } from '../../shared/registry/registry';
 import type { RunReport } from '../../shared/reports/run-report';
 import { simulateShop } from '../../shared/simulator/shop';
 import { BlobStore } from '../../shared/storage/blob';
-import { brokenFamily, brokenTrainer, ITEM_DEMAND, itemDemandFamily, itemDemandTrainer, misfitFamily, misfitTrainer } from '../fixtures/families/item-demand';
+import {
+  brokenFamily,
+  brokenTrainer,
+  ITEM_DEMAND,
+  itemDemandFamily,
+  itemDemandTrainer,
+  linearTrainer,
+  misfitFamily,
+  misfitTrainer,
+} from '../fixtures/families/item-demand';
+import type { ModelFamily } from '../../shared/families/contract';
 
 const projectRoot = resolve(import.meta.dirname, '../..');
 
@@ -103,7 +113,8 @@ describe('model families as plug-ins (real state machine, local stack)', () => {
     expect(report.failedFamilies).toEqual(['broken']);
     expect(report.families.find((f) => f.family === 'broken')?.error?.Cause).toContain('training failed on purpose');
     const demand = report.families.find((f) => f.family === ITEM_DEMAND);
-    expect(demand?.gate).toBeDefined(); // judged on its own (an identical retrain is rejected: no MAE gain)
+    expect(demand?.gate?.passed).toBe(false); // judged on its own: an identical retrain gains no MAE over its champion
+    expect(demand?.gate?.reasons.join(' ')).toMatch(/MAE .* improves on the champion's .* by 0\.0000 \(lower is better\), at least 0\.0001 needed/);
     expect(demand?.champion?.version).toBe(demandChampion);
     expect(await champion('broken')).toBe('v-initial');
     const notifications = (await blobs.listKeys('notifications/plugin-2-broken/')).filter((k) => k.endsWith('NotifyFamilyFailure.json'));
@@ -124,5 +135,32 @@ describe('model families as plug-ins (real state machine, local stack)', () => {
     expect(report.families[0]?.error?.Cause).toContain('breaks the misfit serving contract: output');
     expect(report.families[0]?.gate).toBeUndefined();
     expect(await champion('misfit')).toBeUndefined();
+  }, 240_000);
+
+  it('keeps the evaluation and the gate decision of a family whose promotion fails, and leaves its champion unset', async () => {
+    // Prepare: a fresh family passes its gate (no champion yet); its PromoteModel task then fails.
+    unregister.push(registerFamily({ ...itemDemandFamily, name: 'late' } as ModelFamily, linearTrainer('late')));
+    const conflict = async () => {
+      const error = new Error('late/champion points to x, expected (nothing): it was moved concurrently');
+      error.name = 'AliasConflictError';
+      throw error;
+    };
+
+    // Act
+    const run = await stack.runStateMachine(
+      'retrain',
+      { trigger: 'test', families: ['late'] },
+      { executionName: 'plugin-4-late', retryDelayMs: 0, runOptions: { overrides: { taskResourceLocalHandlers: { PromoteModel: conflict } } } },
+    );
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    const report = JSON.parse(Buffer.from((await blobs.getBytes('runs/plugin-4-late/report.json')) ?? []).toString('utf8')) as RunReport;
+    const late = report.families[0];
+    expect(late?.gate?.passed).toBe(true);
+    expect(late?.metrics.MAE).toBeGreaterThan(0);
+    expect(late?.error?.Error).toBe('AliasConflictError');
+    expect(report.failedFamilies).toEqual(['late']);
+    expect(await champion('late')).toBeUndefined();
   }, 240_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type GatePolicy, gateAgainstChampion, GatePolicyError, type Metrics, parseGatePolicy as parseOver } from '../../../../shared/registry/gate';
+import { type GatePolicy, gateAgainstChampion, GatePolicyError, type Metrics, parseGatePolicy as parseOver, withCases } from '../../../../shared/registry/gate';
 import { defaultGatePolicy, gatePolicyFromEnv } from '../../../../shared/training/policy';
 
 const parseGatePolicy = (overrides: unknown) => parseOver(overrides, defaultGatePolicy('recommender'));
@@ -202,6 +202,38 @@ describe('gateAgainstChampion, lower-is-better metrics', () => {
     const relative = { ...lower, comparison: 'relative' as const, minImprovement: 0.1 };
     expect(gateAgainstChampion(f(0.3, 3), f(0.35, 3), naive, relative).passed).toBe(true); // 14.3 % lower
     expect(gateAgainstChampion(f(0.33, 3), f(0.35, 3), naive, relative).passed).toBe(false); // 5.7 % lower
+  });
+});
+
+describe('gateAgainstChampion, edge cases of any family', () => {
+  const lower: GatePolicy = { mainMetric: 'MAE', direction: 'lower', minImprovement: 0.05, tolerance: 0.1, minCases: 5, comparison: 'relative' };
+
+  it('needs a real gain, in relative mode, over a champion whose main metric is 0', () => {
+    const zero = { 'NDCG@10': 0, 'HR@10': 0, count: 200 };
+    const decision = gateAgainstChampion(zero, zero, { 'NDCG@10': -1, count: 200 }, { ...policy, comparison: 'relative', minImprovement: 0.05 });
+    expect(decision.passed).toBe(false);
+    expect(decision.reasons.join(' ')).toMatch(/improves on the champion's 0\.0000 by 0 %, at least 5\.00 % needed/);
+  });
+
+  it('handles negative metric values by their magnitude in relative mode', () => {
+    // e.g. a log-likelihood (higher is better) of -2.0 → -1.8 is a 10 % gain
+    const ll: GatePolicy = { mainMetric: 'loglik', minImprovement: 0.05, tolerance: 0.1, minCases: 5, comparison: 'relative', guardedMetrics: [] };
+    expect(gateAgainstChampion({ loglik: -1.8, count: 10 }, { loglik: -2, count: 10 }, { loglik: -3, count: 10 }, ll).passed).toBe(true);
+    expect(gateAgainstChampion({ loglik: -1.95, count: 10 }, { loglik: -2, count: 10 }, { loglik: -3, count: 10 }, ll).passed).toBe(false);
+  });
+
+  it('guards every metric both models report when the policy lists none (a family that leaves out guardedMetrics)', () => {
+    const decision = gateAgainstChampion({ MAE: 1, RMSE: 100, count: 10 }, { MAE: 2, RMSE: 2, count: 10 }, { MAE: 3, count: 10 }, lower);
+    expect(decision.passed).toBe(false);
+    expect(decision.reasons.join(' ')).toMatch(/RMSE 100\.0000 is worse than the champion's 2\.0000/);
+  });
+
+  it('reads the number of cases a family reports beside its metrics (withCases) for minCases and the same-cases rule', () => {
+    const bare = gateAgainstChampion({ MAE: 1 }, null, { MAE: 3 }, lower);
+    const counted = gateAgainstChampion(withCases({ MAE: 1 }, 50), null, withCases({ MAE: 3 }, 50), lower);
+    expect(bare.reasons.join(' ')).toMatch(/only 0 evaluation cases/);
+    expect(counted.passed).toBe(true);
+    expect(withCases({ MAE: 1, count: 7 }, 50).count).toBe(7);
   });
 });
 

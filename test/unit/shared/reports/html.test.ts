@@ -148,7 +148,17 @@ describe('HTML run report', () => {
     // Act
     const html = renderRunReportHtml(
       report({
-        families: [{ ...report().families[0]!, family: 'other', error: { Error: 'Boom', Cause: 'broken' } }],
+        families: [
+          { ...report().families[0]!, family: 'other', error: { Error: 'Boom', Cause: 'broken' } },
+          {
+            family: 'early',
+            candidate: { family: 'early', version: 'v3', trainingSeconds: 0, compute: 'lambda' },
+            metrics: {},
+            baseline: {},
+            cases: 0,
+            error: { Error: 'Bang', Cause: 'no card' },
+          },
+        ],
         failedFamilies: ['other'],
         plan: [{ family: 'quiet', enough: false, reason: '3 shoppers, at least 10 needed', compute: 'lambda', size: 5 }],
       }),
@@ -156,7 +166,8 @@ describe('HTML run report', () => {
     );
 
     // Assess
-    expect(html).toContain('Failed: Boom');
+    expect(html).toContain('Failed after evaluation: Boom: broken'); // metrics and gate kept, the failure named
+    expect(html).toContain('Failed: Bang');
     expect(html).toContain('This family’s champion was left untouched');
     expect(html).toContain('<b>quiet</b>: not enough data: 3 shoppers, at least 10 needed');
   });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SELECTION } from '../../../../models/recommender/select';
 import { DEFAULT_TRAIN_OPTIONS } from '../../../../models/recommender/train';
+import { registerFamily } from '../../../../models/families';
 import { recommenderFamily } from '../../../../models/recommender/family';
+import type { FamilyTrainer, ModelFamily } from '../../../../shared/families/contract';
+import { planFamilies } from '../../../../shared/training/pipeline';
 import { buildRunReport, type RecordEvent } from '../../../../shared/reports/run-report';
 import { InvalidRunRequestError, resolveRunConfig, type RunState, runDefaults } from '../../../../shared/training/run';
 
@@ -40,6 +43,10 @@ describe('run configuration', () => {
     expect(() => runDefaults({ GATE_POLICY: '{"tolerance": -7}' })).toThrow(/tolerance/);
     expect(() => runDefaults({ GATE_POLICY: '{"recommender": {"direction": "sideways"}}' })).toThrow(/GATE_POLICY\.recommender\.direction/);
     expect(() => runDefaults({ RETRAIN_FAMILIES: 'recommender,nosuch' })).toThrow(/RETRAIN_FAMILIES names an unknown model family "nosuch"/);
+    expect(() => runDefaults({ RETRAIN_FAMILIES: 'recommender,recommender' })).toThrow(/RETRAIN_FAMILIES names a family twice/);
+    expect(() => runDefaults({ GATE_POLICY: '{"recommender": {}, "recomender": {"minCases": 500}}' })).toThrow(
+      /GATE_POLICY\.recomender: is not a model family/,
+    );
   });
 
   it('trains every registered family by default, or those RETRAIN_FAMILIES or the request names', () => {
@@ -54,6 +61,9 @@ describe('run configuration', () => {
     expect(request.families).toEqual(['recommender']);
     expect(issuesOf(() => resolveRunConfig({ families: ['nosuch'] }, all))).toEqual([
       { field: 'families.0', reason: expect.stringMatching(/unknown model family "nosuch"/) },
+    ]);
+    expect(issuesOf(() => resolveRunConfig({ families: ['recommender', 'recommender'] }, all))).toEqual([
+      { field: 'families', reason: 'must not name a family twice' },
     ]);
   });
 
@@ -136,6 +146,74 @@ describe('run configuration', () => {
     // Assess
     expect(parsed?.success).toBe(true);
     expect(extra?.success).toBe(false);
+  });
+});
+
+describe('family plan', () => {
+  const snapshot = {
+    runId: 's',
+    asOf: '2026-10-01T00:00:00.000Z',
+    holdoutStart: '2026-09-24T00:00:00.000Z',
+    interactionsKey: 'k',
+    itemsKey: 'i',
+    counts: { events: 10, interactions: 5000, users: 300, items: 40, holdoutUsers: 50 },
+  };
+
+  it('plans each family on its own: enough data, not enough (with the reason), Lambda or Fargate by the same size rule', () => {
+    // Act
+    const small = planFamilies(snapshot, runDefaults({}));
+    const thin = planFamilies(snapshot, { ...runDefaults({}), minHoldoutUsers: 80 });
+    const big = planFamilies(snapshot, runDefaults({ TRAIN_ON_FARGATE_ABOVE_INTERACTIONS: '1000', TRAINING_SUBNETS: 'a', TRAINING_SECURITY_GROUPS: 'b' }));
+
+    // Assess
+    expect(small).toEqual([{ family: 'recommender', enough: true, compute: 'lambda', size: 5000 }]);
+    expect(thin[0]).toMatchObject({ enough: false, reason: '50 shoppers with events before and in the holdout, at least 80 needed' });
+    expect(big[0]).toMatchObject({ enough: true, compute: 'fargate' });
+  });
+
+  it('fails a family that must train on Fargate where no network is configured, or whose checks throw — that family only', () => {
+    // Prepare
+    const undo = registerFamily(
+      {
+        ...recommenderFamily,
+        name: 'throws',
+        sufficiency: () => {
+          throw new Error('bad descriptor');
+        },
+      } as unknown as ModelFamily,
+      {} as FamilyTrainer,
+    );
+
+    try {
+      // Act
+      const plan = planFamilies(snapshot, { ...runDefaults({ TRAIN_ON_FARGATE_ABOVE_INTERACTIONS: '1000' }), families: ['recommender', 'throws'] });
+
+      // Assess
+      expect(plan[0]).toMatchObject({
+        family: 'recommender',
+        enough: false,
+        failed: true,
+        reason: expect.stringMatching(/must train on ECS Fargate, but TRAINING_SUBNETS/),
+      });
+      expect(plan[1]).toMatchObject({ family: 'throws', enough: false, failed: true, reason: 'planning failed: bad descriptor' });
+    } finally {
+      undo();
+    }
+  });
+
+  it('refuses a family whose snapshot lacks a table it needs, naming the table', () => {
+    // Prepare
+    const undo = registerFamily({ ...recommenderFamily, name: 'needs-orders', snapshotNeeds: ['orders'] } as unknown as ModelFamily, {} as FamilyTrainer);
+
+    try {
+      // Act
+      const plan = planFamilies(snapshot, { ...runDefaults({}), families: ['needs-orders'] });
+
+      // Assess
+      expect(plan[0]).toMatchObject({ enough: false, reason: 'the snapshot has no orders table (it needs orders)' });
+    } finally {
+      undo();
+    }
   });
 });
 
