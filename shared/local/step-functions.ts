@@ -11,7 +11,11 @@
  *   `localServiceTasks`): `sns:publish` writes the message to the first bucket under
  *   `notifications/<execution>/`, `ecs:runTask(.sync)` imports the container's entry module (its
  *   TypeScript source, named by the container definition's `local.entrypoint` Docker label) and
- *   calls its `runTask(env)` with the container's environment and the task's overrides.
+ *   calls its `runTask(env)` with the container's environment and the task's overrides. As in
+ *   AWS, `ecs:runTask.sync` completes only when the task has STOPPED: the state's output is built
+ *   after `runTask(env)` has resolved, so the next state sees everything the container wrote;
+ *   plain `ecs:runTask` answers at once (PROVISIONING) and the container runs on in the background
+ *   (`waitForBackgroundTasks()` waits for it).
  */
 import { randomUUID } from 'node:crypto';
 import aslValidator from 'asl-validator';
@@ -150,7 +154,16 @@ export interface ServiceTaskRef {
   stateName: string;
   /** Resource without `.sync` / `.waitForTaskToken`, e.g. `arn:aws:states:::ecs:runTask`. */
   integration: string;
+  /** The integration pattern of the Resource: `sync` for `.sync`/`.sync:2` (run a job and wait for it), else `request-response`. */
+  pattern: 'sync' | 'request-response' | 'wait-for-task-token';
   state: Record<string, unknown>;
+}
+
+/** `….sync` / `….sync:2` → sync, `….waitForTaskToken` → wait-for-task-token, else request-response. */
+export function integrationPattern(resource: string): ServiceTaskRef['pattern'] {
+  if (/\.sync(:2)?$/.test(resource)) return 'sync';
+  if (resource.endsWith('.waitForTaskToken')) return 'wait-for-task-token';
+  return 'request-response';
 }
 
 /** Every Task of a service integration other than Lambda (`arn:aws:states:::<service>:<action>`), in branches and iterators too. */
@@ -162,7 +175,7 @@ export function findServiceTasks(definition: unknown): ServiceTaskRef[] {
       if (!isObject(state)) continue;
       const resource = state.Resource;
       if (state.Type === 'Task' && typeof resource === 'string' && resource.startsWith('arn:aws:states:::') && !resource.startsWith(LAMBDA_INVOKE)) {
-        out.push({ stateName, integration: resource.replace(/\.(sync(:2)?|waitForTaskToken)$/, ''), state });
+        out.push({ stateName, integration: resource.replace(/\.(sync(:2)?|waitForTaskToken)$/, ''), pattern: integrationPattern(resource), state });
       }
       if (Array.isArray(state.Branches)) state.Branches.forEach(visit);
       visit(state.Iterator);
@@ -179,12 +192,20 @@ const notificationCounts = new Map<string, number>();
 async function localSnsPublish(parameters: Json, context: LocalServiceTaskContext): Promise<Json> {
   const params = isObject(parameters) ? parameters : {};
   const bucket = context.config.buckets[0]?.name;
-  if (!bucket) throw new TaskFailure('SNS.InvalidParameterException', `State ${context.stateName}: no bucket in serverless.yml to write the local notification to`);
+  if (!bucket)
+    throw new TaskFailure('SNS.InvalidParameterException', `State ${context.stateName}: no bucket in serverless.yml to write the local notification to`);
   const n = (notificationCounts.get(context.executionName) ?? 0) + 1;
   notificationCounts.set(context.executionName, n);
   const messageId = randomUUID();
   const key = `notifications/${context.executionName}/${String(n).padStart(3, '0')}-${context.stateName}.json`;
-  const body = { MessageId: messageId, TopicArn: params.TopicArn ?? null, Subject: params.Subject ?? null, Message: params.Message ?? null, stateName: context.stateName, publishedAt: new Date().toISOString() };
+  const body = {
+    MessageId: messageId,
+    TopicArn: params.TopicArn ?? null,
+    Subject: params.Subject ?? null,
+    Message: params.Message ?? null,
+    stateName: context.stateName,
+    publishedAt: new Date().toISOString(),
+  };
   await s3Client().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(body, null, 2), ContentType: 'application/json' }));
   return { MessageId: messageId };
 }
@@ -201,7 +222,10 @@ function containerDefinitions(context: LocalServiceTaskContext): Record<string, 
   const properties = isObject(taskDefinition) && isObject(taskDefinition.Properties) ? taskDefinition.Properties : {};
   const containers = Array.isArray(properties.ContainerDefinitions) ? properties.ContainerDefinitions.filter(isObject) : [];
   if (containers.length === 0) {
-    throw new TaskFailure('ECS.InvalidParameterException', `State ${context.stateName}: TaskDefinition must be { Ref: <AWS::ECS::TaskDefinition in resources> } with ContainerDefinitions to run locally`);
+    throw new TaskFailure(
+      'ECS.InvalidParameterException',
+      `State ${context.stateName}: TaskDefinition must be { Ref: <AWS::ECS::TaskDefinition in resources> } with ContainerDefinitions to run locally`,
+    );
   }
   return containers;
 }
@@ -209,33 +233,102 @@ function containerDefinitions(context: LocalServiceTaskContext): Record<string, 
 /** The container's Environment, then its override's (string values only: intrinsics have no local value). */
 function containerEnvironment(container: Record<string, unknown>, override: unknown): Record<string, string> {
   const env: Record<string, string> = { LOCAL_ECS_TASK: 'true' };
-  const pairs = [...(Array.isArray(container.Environment) ? container.Environment : []), ...(isObject(override) && Array.isArray(override.Environment) ? override.Environment : [])];
-  for (const pair of pairs as KeyValue[]) if (typeof pair?.Name === 'string' && (typeof pair.Value === 'string' || typeof pair.Value === 'number')) env[pair.Name] = String(pair.Value);
+  const pairs = [
+    ...(Array.isArray(container.Environment) ? container.Environment : []),
+    ...(isObject(override) && Array.isArray(override.Environment) ? override.Environment : []),
+  ];
+  for (const pair of pairs as KeyValue[])
+    if (typeof pair?.Name === 'string' && (typeof pair.Value === 'string' || typeof pair.Value === 'number')) env[pair.Name] = String(pair.Value);
   return env;
 }
 
-/** `ecs:runTask(.sync)`: runs the container's entry module in this process with the container's environment. */
-async function localEcsRunTask(parameters: Json, context: LocalServiceTaskContext): Promise<Json> {
+type ContainerModule = { runTask?: (env: Record<string, string>) => Promise<unknown> };
+
+/** One container of the task: its entry module's runTask(env), resolved only when the container's work is done. */
+async function runContainer(container: Record<string, unknown>, override: unknown, context: LocalServiceTaskContext): Promise<Json> {
+  const name = String(container.Name);
+  const entry = isObject(container.DockerLabels) ? container.DockerLabels['local.entrypoint'] : undefined;
+  if (typeof entry !== 'string')
+    throw new TaskFailure('ECS.InvalidParameterException', `State ${context.stateName}: container ${name} has no 'local.entrypoint' Docker label`);
+  const env = containerEnvironment(container, override);
+  const mod = (await import(/* @vite-ignore */ pathToFileURL(resolvePath(context.projectRoot, entry)).href)) as ContainerModule;
+  if (typeof mod.runTask !== 'function')
+    throw new TaskFailure('ECS.InvalidParameterException', `State ${context.stateName}: ${entry} does not export runTask(env)`);
+  try {
+    // The container has stopped only when runTask has settled: the output is built from its result.
+    const output = await mod.runTask({ ...(process.env as Record<string, string>), ...env });
+    return { Name: name, ExitCode: 0, LastStatus: 'STOPPED', output: jsonRoundTrip(output) };
+  } catch (err) {
+    // A container that exits non-zero fails an ecs:runTask.sync task with States.TaskFailed.
+    const payload = lambdaErrorPayload(err);
+    throw new TaskFailure(
+      'States.TaskFailed',
+      JSON.stringify({
+        Containers: [{ Name: name, ExitCode: 1, Reason: `${payload.errorType}: ${payload.errorMessage}` }],
+        StopCode: 'EssentialContainerExited',
+      }),
+    );
+  }
+}
+
+async function runContainers(parameters: Json, context: LocalServiceTaskContext): Promise<Json[]> {
   const params = isObject(parameters) ? parameters : {};
   const overrides = isObject(params.Overrides) && Array.isArray(params.Overrides.ContainerOverrides) ? params.Overrides.ContainerOverrides : [];
   const results: Json[] = [];
   for (const container of containerDefinitions(context)) {
-    const name = String(container.Name);
-    const entry = isObject(container.DockerLabels) ? container.DockerLabels['local.entrypoint'] : undefined;
-    if (typeof entry !== 'string') throw new TaskFailure('ECS.InvalidParameterException', `State ${context.stateName}: container ${name} has no 'local.entrypoint' Docker label`);
-    const env = containerEnvironment(container, overrides.find((o) => isObject(o) && o.Name === name));
-    const mod = (await import(/* @vite-ignore */ pathToFileURL(resolvePath(context.projectRoot, entry)).href)) as { runTask?: (env: Record<string, string>) => Promise<unknown> };
-    if (typeof mod.runTask !== 'function') throw new TaskFailure('ECS.InvalidParameterException', `State ${context.stateName}: ${entry} does not export runTask(env)`);
-    try {
-      const output = await mod.runTask({ ...(process.env as Record<string, string>), ...env });
-      results.push({ Name: name, ExitCode: 0, LastStatus: 'STOPPED', output: jsonRoundTrip(output) });
-    } catch (err) {
-      // A container that exits non-zero fails an ecs:runTask.sync task with States.TaskFailed.
-      const payload = lambdaErrorPayload(err);
-      throw new TaskFailure('States.TaskFailed', JSON.stringify({ Containers: [{ Name: name, ExitCode: 1, Reason: `${payload.errorType}: ${payload.errorMessage}` }], StopCode: 'EssentialContainerExited' }));
-    }
+    results.push(
+      await runContainer(
+        container,
+        overrides.find((o) => isObject(o) && o.Name === container.Name),
+        context,
+      ),
+    );
   }
-  return { Tasks: [{ LastStatus: 'STOPPED', StopCode: 'EssentialContainerExited', Containers: results }] } as Json;
+  return results;
+}
+
+const backgroundTasks = new Set<Promise<void>>();
+
+/** Waits for the containers started by plain (not `.sync`) `ecs:runTask` tasks; their failures are logged, as a stopped task's would be. */
+export async function waitForBackgroundTasks(): Promise<void> {
+  while (backgroundTasks.size > 0) await Promise.allSettled([...backgroundTasks]);
+}
+
+/**
+ * `ecs:runTask.sync`: runs the container's entry module in this process with the container's
+ * environment and answers, like DescribeTasks of the STOPPED task, only after every container's
+ * `runTask(env)` has resolved. Plain `ecs:runTask` answers at once (RunTask's PROVISIONING task)
+ * and leaves the containers running.
+ */
+async function localEcsRunTask(parameters: Json, context: LocalServiceTaskContext): Promise<Json> {
+  containerDefinitions(context); // a task definition that cannot run locally fails the state either way
+  const taskArn = `arn:aws:ecs:${context.config.region}:${ACCOUNT}:task/local/${randomUUID().replace(/-/g, '')}`;
+  if (context.pattern !== undefined && context.pattern !== 'sync') {
+    const run = runContainers(parameters, context).then(
+      () => undefined,
+      (err: unknown) => {
+        console.error(`[local ecs:runTask] ${context.stateName}: task ${taskArn} stopped with an error:`, err instanceof Error ? err.message : err);
+      },
+    );
+    backgroundTasks.add(run);
+    void run.finally(() => backgroundTasks.delete(run));
+    return { Tasks: [{ TaskArn: taskArn, LastStatus: 'PROVISIONING', DesiredStatus: 'RUNNING' }], Failures: [] } as Json;
+  }
+  const startedAt = new Date().toISOString();
+  const containers = await runContainers(parameters, context);
+  return {
+    Tasks: [
+      {
+        TaskArn: taskArn,
+        LastStatus: 'STOPPED',
+        DesiredStatus: 'STOPPED',
+        StopCode: 'EssentialContainerExited',
+        StartedAt: startedAt,
+        StoppedAt: new Date().toISOString(),
+        Containers: containers,
+      },
+    ],
+  } as Json;
 }
 
 /** Default local implementations of service integrations, keyed by Resource (without `.sync`). */
@@ -296,6 +389,8 @@ export type LocalServiceTask = (parameters: Json, context: LocalServiceTaskConte
 
 export interface LocalServiceTaskContext {
   stateName: string;
+  /** `sync` for a `.sync` Resource: the stand-in must answer only once the job is done (absent: treated as `sync`). */
+  pattern?: ServiceTaskRef['pattern'];
   /** The Task state as written in serverless.yml (intrinsics such as `Ref` not substituted). */
   rawState: Record<string, unknown>;
   config: ServerlessConfig;
@@ -339,7 +434,14 @@ function serviceTaskHandlers(definition: unknown, options: RunStateMachineOption
   for (const task of findServiceTasks(definition)) {
     const local = serviceTasks[task.integration];
     if (!local) continue; // no local stand-in: aws-local-stepfunctions would call AWS
-    const context = { stateName: task.stateName, rawState: task.state, config: options.config, projectRoot: options.projectRoot ?? options.config.servicePath, executionName };
+    const context: LocalServiceTaskContext = {
+      stateName: task.stateName,
+      pattern: task.pattern,
+      rawState: task.state,
+      config: options.config,
+      projectRoot: options.projectRoot ?? options.config.servicePath,
+      executionName,
+    };
     handlers[task.stateName] = async (input: Json) => {
       const started = Date.now();
       const report = (ok: boolean) => options.onTask?.({ stateName: task.stateName, functionName: task.integration, ok, ms: Date.now() - started });

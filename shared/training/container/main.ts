@@ -10,7 +10,8 @@
  * Exit code 0 when the candidate is in the registry, 1 otherwise (the task, and so the state, fails).
  * Built into an image by ./Dockerfile. The local stack runs `runTask` in process for the same state.
  */
-import { pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { s3Client } from '../../aws/clients';
 import { requireEnv } from '../../config/env';
 import { logger, metrics } from '../../observability/powertools';
@@ -46,8 +47,24 @@ export async function runTask(env: Env = process.env): Promise<ContainerResult> 
   return { family, version: trained.version, trainingSeconds: trained.trainingSeconds, compute };
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (invokedDirectly) {
+/**
+ * Whether this module is the process's entry point (`node main.mjs` in the image, `tsx …/main.ts` by
+ * hand) rather than imported (the local stack's ecs:runTask stand-in awaits runTask itself). Real
+ * paths on both sides: Node resolves symlinks for the main module's URL but not in argv[1], and a
+ * container that wrongly concludes "imported" would exit 0 without training — a task that "succeeds"
+ * before any work is done.
+ */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(fileURLToPath(import.meta.url)) === realpathSync(entry);
+  } catch {
+    return import.meta.url === pathToFileURL(entry).href;
+  }
+}
+
+if (isEntryPoint()) {
   runTask()
     .then(() => metrics.publishStoredMetrics())
     .catch((error: unknown) => {
