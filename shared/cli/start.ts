@@ -2,10 +2,11 @@
  * `npm start`: boots the embedded local stack (dynalite, s3rver, HTTP API, S3 triggers, the retraining
  * state machine), runs the demo shop through it, prints metrics and recommendations, then keeps serving.
  * `npm start -- --once` exits after the run and prints a one-line JSON summary last.
+ * Exit code 75 (EX_TEMPFAIL) when another `npm start` holds the data directory (its lock names it).
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startLocalStack } from '../local';
+import { DataDirInUseError, describeHolder, type LocalStack, startLocalStack } from '../local';
 import { runDemo } from '../demo/run';
 
 const { values } = parseArgs({
@@ -30,15 +31,46 @@ if (!values.verbose) {
 const projectRoot = resolve(import.meta.dirname, '../..');
 const port = Number(values.port ?? process.env.PORT ?? 3000);
 const out = (line: string) => process.stdout.write(`${line}\n`);
+const dataDir = resolve(values['data-dir'] ?? resolve(projectRoot, '.local-data'));
+
+/** Exit code when the data directory is held by another local stack. */
+const EXIT_DATA_DIR_IN_USE = 75;
+
+let running: LocalStack | undefined;
+let serving = false;
+let stopping = false;
+
+/** Ctrl-C / SIGTERM at any time: stop the stack (releasing the data directory's lock) and exit (0 once the demo is done and the stack only serves). */
+function onSignal(signal: NodeJS.Signals): void {
+  const code = serving ? 0 : signal === 'SIGINT' ? 130 : 143;
+  if (stopping) process.exit(code); // a second signal: leave now (the lock is released on exit)
+  stopping = true;
+  const stack = running;
+  const stopped = stack ? stack.stop().catch(() => undefined) : Promise.resolve();
+  const timer = setTimeout(() => process.exit(code), 5000);
+  timer.unref();
+  void stopped.then(() => process.exit(code));
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
 async function main(): Promise<number> {
-  const stack = await startLocalStack({
-    projectRoot,
-    dataDir: values['data-dir'] ?? resolve(projectRoot, '.local-data'),
-    port: values.once && values.port === undefined && process.env.PORT === undefined ? 0 : port,
-    stage: 'local',
-    quiet: true,
-  });
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      projectRoot,
+      dataDir,
+      port: values.once && values.port === undefined && process.env.PORT === undefined ? 0 : port,
+      stage: 'local',
+      quiet: true,
+    });
+  } catch (error) {
+    if (!(error instanceof DataDirInUseError)) throw error;
+    process.stderr.write(`npm start: the data directory ${error.dataDir} is in use by another local stack: ${describeHolder(error.holder)}.\n`);
+    process.stderr.write(`Stop that process, or start this one on another directory: npm start -- --data-dir <dir>   (lock file ${error.lockPath})\n`);
+    return EXIT_DATA_DIR_IN_USE;
+  }
+  running = stack;
   out(`local stack: HTTP API on ${stack.url} (dynalite ${stack.emulators.dynamodbEndpoint}, s3rver ${stack.emulators.s3Endpoint})`);
   try {
     const summary = await runDemo(stack, {
@@ -54,20 +86,17 @@ async function main(): Promise<number> {
     out(`champion model   ${summary.run.modelVersion ?? '(none)'} (${summary.run.outcome ?? summary.run.status})`);
     for (const r of summary.recommendations) out(`recommendations  ${r.userId} [${r.strategy}]: ${r.items.join(', ')}`);
     if (values.once) {
+      stopping = true;
       await stack.stop();
       out(JSON.stringify(summary));
       return summary.ok ? 0 : 1;
     }
     out('');
+    serving = true;
     out(`serving on ${stack.url}  e.g. curl ${stack.url}/v1/users/${summary.recommendations[0]?.userId ?? 'U-0001'}/recommendations?k=10   (Ctrl-C to stop)`);
-    const shutdown = async () => {
-      await stack.stop();
-      process.exit(0);
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
     return -1;
   } catch (error) {
+    stopping = true;
     await stack.stop().catch(() => {});
     throw error;
   }

@@ -1,16 +1,19 @@
 /**
  * The embedded local stack: serverless.yml read once, DynamoDB and S3 emulated in process with
  * their real wire protocols (persisted under dataDir), the HTTP API served over node:http, S3
- * notifications routed to their functions, state machines and schedules run on demand.
+ * notifications routed to their functions, state machines and schedules run on demand. One stack
+ * per data directory: `<dataDir>/local-stack.lock` (./data-lock.ts) is held from start to stop.
  */
 import { join, resolve as resolvePath } from 'node:path';
+import { acquireDataDirLock, type DataDirLock } from './data-lock';
 import { type Emulators, startEmulators } from './emulators';
 import { type HttpApi, startHttpApi } from './http-api';
 import { invokeFunction } from './invoke';
 import { type S3EventError, type S3EventRouter, startS3EventRouter } from './s3-events';
 import { type LoadServerlessConfigOptions, loadServerlessConfig, type ServerlessConfig } from './serverless-config';
-import { type RunStateMachineOptions, runScheduledFunction, runStateMachine, type StateMachineResult } from './step-functions';
+import { type RunStateMachineOptions, runScheduledFunction, runStateMachine, type StateMachineResult, waitForBackgroundTasks } from './step-functions';
 
+export * from './data-lock';
 export * from './emulators';
 export * from './http-api';
 export * from './invoke';
@@ -37,6 +40,11 @@ export interface StartLocalStackOptions {
   quiet?: boolean;
   /** Also run enabled `rate(...)` schedules on timers (default false: run them with runSchedule). */
   schedules?: boolean;
+  /**
+   * Take `<dataDir>/local-stack.lock` first (default true): a second stack on the same data directory
+   * fails with DataDirInUseError (naming the holder) instead of breaking dynalite's LevelDB.
+   */
+  lockDataDir?: boolean;
 }
 
 export interface StateMachineRunOptions extends Omit<RunStateMachineOptions, 'config' | 'projectRoot' | 'name' | 'input'> {}
@@ -72,6 +80,22 @@ export function rateToMs(expression: string): number | undefined {
   return n * base;
 }
 
+/** Takes the data directory's lock (unless `lockDataDir: false`), then starts the emulators on it; a failed start releases the lock. */
+async function lockAndStartEmulators(
+  dataDir: string,
+  config: ServerlessConfig,
+  options: Pick<StartLocalStackOptions, 'lockDataDir' | 'host'>,
+): Promise<{ lock?: DataDirLock; emulators: Emulators }> {
+  const lock = options.lockDataDir === false ? undefined : acquireDataDirLock(dataDir);
+  try {
+    const emulators = await startEmulators({ dataDir, config, ...(options.host ? { host: options.host } : {}) });
+    return lock ? { lock, emulators } : { emulators };
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
+
 export async function startLocalStack(options: StartLocalStackOptions): Promise<LocalStack> {
   const projectRoot = resolvePath(options.projectRoot);
   const configOptions: LoadServerlessConfigOptions = {};
@@ -81,7 +105,7 @@ export async function startLocalStack(options: StartLocalStackOptions): Promise<
   const config = loadServerlessConfig(options.configPath ?? join(projectRoot, 'serverless.yml'), configOptions);
   const dataDir = resolvePath(options.dataDir ?? join(projectRoot, '.local-data'));
 
-  const emulators = await startEmulators({ dataDir, config, ...(options.host ? { host: options.host } : {}) });
+  const { lock, emulators } = await lockAndStartEmulators(dataDir, config, options);
   const errorListeners = new Set<(error: S3EventError) => void>();
   const quiet = options.quiet ?? false;
   let router: S3EventRouter | undefined;
@@ -95,7 +119,10 @@ export async function startLocalStack(options: StartLocalStackOptions): Promise<
     const errors: unknown[] = [];
     await api?.close().catch((e: unknown) => errors.push(e));
     await router?.waitForIdle();
+    // Containers started by a plain ecs:runTask still use the emulators.
+    await waitForBackgroundTasks();
     await emulators.stop().catch((e: unknown) => errors.push(e));
+    lock?.release();
     if (errors.length) throw new AggregateError(errors, 'Errors while stopping the local stack');
   };
 
