@@ -1,13 +1,14 @@
 /**
  * `npm start`: boots the embedded local stack (dynalite, s3rver, HTTP API, S3 triggers, the retraining
  * state machine), runs the demo shop through it, prints metrics and recommendations, then keeps serving.
- * `npm start -- --once` exits after the run and prints a one-line JSON summary last.
+ * `npm start -- --once` exits after the run and prints a one-line JSON summary last: exit code 0 when
+ * the run is healthy (each model family promoted, or its champion still serving), 1 otherwise.
  * Exit code 75 (EX_TEMPFAIL) when another `npm start` holds the data directory (its lock names it).
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataDirInUseError, describeHolder, type LocalStack, startLocalStack } from '../local';
-import { runDemo } from '../demo/run';
+import { describeChampion, runDemo } from '../demo/run';
 
 const { values } = parseArgs({
   options: {
@@ -83,7 +84,9 @@ async function main(): Promise<number> {
     out('');
     out(`holdout metrics  model ${JSON.stringify(summary.run.metrics ?? {})}`);
     out(`                 popularity baseline ${JSON.stringify(summary.run.baseline ?? {})}`);
-    out(`champion model   ${summary.run.modelVersion ?? '(none)'} (${summary.run.outcome ?? summary.run.status})`);
+    for (const family of summary.run.families) out(`champion model   ${family.family} ${describeChampion(family)}`);
+    if (summary.run.families.length === 0) out(`champion model   (none) (run ${summary.run.outcome ?? summary.run.status})`);
+    for (const problem of summary.problems ?? []) out(`problem          ${problem}`);
     for (const r of summary.recommendations) out(`recommendations  ${r.userId} [${r.strategy}]: ${r.items.join(', ')}`);
     if (values.once) {
       stopping = true;
