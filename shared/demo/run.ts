@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { demoAuthHeaders } from './credentials';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { IMPORT_REPORTS_PREFIX, IMPORTS_PREFIX, type ImportReport } from '../capture/import';
 import type { LocalStack } from '../local';
@@ -160,7 +160,11 @@ async function postBatches(url: string, messages: readonly unknown[], batchSize:
   const totals = { accepted: 0, duplicates: 0, rejected: 0 };
   const worker = async () => {
     for (let batch = batches.shift(); batch; batch = batches.shift()) {
-      const response = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch }) });
+      const response = await fetch(`${url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...demoAuthHeaders('POST', '/v1/batch') },
+        body: JSON.stringify({ batch }),
+      });
       const body = (await response.json()) as BatchResponse;
       if (!response.ok) throw new Error(`POST /v1/batch answered ${response.status}: ${JSON.stringify(body).slice(0, 500)}`);
       totals.accepted += body.accepted;
@@ -185,7 +189,11 @@ async function putCatalogue(url: string, items: readonly Item[], launchedAt: str
       stock: item.stock,
       createdAt: launchedAt,
     }));
-    const response = await fetch(`${url}/v1/items`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: batch }) });
+    const response = await fetch(`${url}/v1/items`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...demoAuthHeaders('PUT', '/v1/items') },
+      body: JSON.stringify({ items: batch }),
+    });
     const body = (await response.json()) as { upserted?: number; rejected?: unknown[] };
     if (!response.ok) throw new Error(`PUT /v1/items answered ${response.status}: ${JSON.stringify(body).slice(0, 500)}`);
     totals.upserted += body.upserted ?? 0;
@@ -219,7 +227,8 @@ async function countProfiles(stack: LocalStack, table: string): Promise<number> 
 async function fetchRecommendations(url: string, userIds: readonly string[]): Promise<DemoSummary['recommendations']> {
   const out: DemoSummary['recommendations'] = [];
   for (const userId of userIds) {
-    const response = await fetch(`${url}/v1/users/${encodeURIComponent(userId)}/recommendations?k=5`);
+    const path = `/v1/users/${encodeURIComponent(userId)}/recommendations?k=5`;
+    const response = await fetch(`${url}${path}`, { headers: demoAuthHeaders('GET', path) });
     const body = (await response.json()) as { strategy?: string; items?: { itemId: string }[]; modelVersion?: string; variant?: string };
     const answer: DemoSummary['recommendations'][number] = {
       userId,
@@ -296,11 +305,12 @@ export async function runDemo(stack: LocalStack, options: DemoOptions = {}): Pro
 
   // Event imports live under imports/events/ (catalogue uploads under imports/catalog/: S3 forbids overlapping trigger rules).
   const importKey = `imports/events/pos/${shop.period.start.slice(0, 10)}_${shop.period.end.slice(0, 10)}.ndjson.gz`;
-  await stack.emulators.s3Client().send(new PutObjectCommand({ Bucket: bucket, Key: importKey, Body: gzipSync(pos.map((e) => JSON.stringify(e)).join('\n')) }));
+  const blobs = new BlobStore(stack.emulators.s3Client(), bucket);
+  await blobs.putBytes(importKey, gzipSync(pos.map((e) => JSON.stringify(e)).join('\n')));
   await stack.s3Events.waitForIdle();
   if (stack.s3Events.errors.length > 0) throw new Error(`bulk import failed: ${stack.s3Events.errors.map((e) => String(e.error)).join('; ')}`);
   const reportKey = `${IMPORT_REPORTS_PREFIX}${importKey.slice(IMPORTS_PREFIX.length)}.report.json`;
-  const importReport = await new BlobStore(stack.emulators.s3Client(), bucket).getJson<ImportReport>(reportKey);
+  const importReport = await blobs.getJson<ImportReport>(reportKey);
   if (!importReport) throw new Error(`the bulk import wrote no report at ${reportKey}`);
   log(`S3 upload s3://${bucket}/${importKey}: ${importReport.accepted} POS events imported, ${importReport.rejected} rejected (report ${reportKey})`);
 
@@ -313,7 +323,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions = {}): Pro
 
   const members = shop.shoppers.filter((s) => s.userId).slice(0, 3);
   const recommendations = await fetchRecommendations(stack.url, [...members.map((s) => s.userId as string), 'someone-new']);
-  const registry = new ModelRegistry(new BlobStore(stack.emulators.s3Client(), bucket));
+  const registry = new ModelRegistry(blobs);
   const run = await judgeRun(registry, execution, recommendations);
   for (const f of run.families) log(`${f.family}: candidate ${f.candidate ?? '(none)'} ${candidateVerdict(f)}; champion ${f.champion ?? '(none)'}`);
 
