@@ -13,6 +13,9 @@
  *                   is the same length just before it
  *   --validation-days  sessions: last days of the training file held out for validation (default 1)
  *
+ * `npm run evaluate -- forecast --format <online-retail|daily> --data <path> [--top 200] [--horizon 28]`: the demand
+ * family's evaluation (models/evaluation/forecast.ts).
+ *
  * Progress goes to stderr; stdout carries only the table and the JSON line.
  */
 import { existsSync, realpathSync } from 'node:fs';
@@ -134,6 +137,10 @@ export async function selectSpecs(kind: SplitKind, nItems: number, models: reado
 }
 
 export async function main(argv: readonly string[]): Promise<Record<string, unknown>> {
+  if (argv.find((a) => !a.startsWith('-')) === 'forecast') {
+    const { forecastMain } = await import('../../models/evaluation/forecast');
+    return forecastMain(argv);
+  }
   const args = parseRecommendArgs(argv);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const loaded = performance.now();
