@@ -49,7 +49,7 @@ export function keyRing(list: string | undefined): KeyRing {
 /** `open`: no keys configured on the local stack (emulator endpoints set); `unconfigured`: no keys anywhere else. */
 export type AuthMode = 'keys' | 'open' | 'unconfigured';
 
-export type KeyListName = 'WRITE_KEYS' | 'ADMIN_KEYS';
+export type KeyListName = 'WRITE_KEYS' | 'READ_KEYS' | 'ADMIN_KEYS';
 
 export interface AuthConfig {
   /** The variable named in error messages: `WRITE_KEYS`, or `WRITE_KEYS_PARAMETER` (the parameter's name is not sent to clients). */
@@ -97,7 +97,8 @@ export function authConfig(name: KeyListName, env: NodeJS.ProcessEnv = process.e
   };
 }
 
-export const unauthorized = (reason: string) => new HttpError(401, 'Unauthorized', { reason });
+export const unauthorized = (reason: string, challenge = 'Basic realm="capture", charset="UTF-8"') =>
+  new HttpError(401, 'Unauthorized', { reason }, { 'WWW-Authenticate': challenge });
 
 function header(headers: Record<string, string | undefined> | undefined, name: string): string | undefined {
   if (!headers) return undefined;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROUTES, type RouteSpec } from '../http/routes';
 import { CAPTURE_ROUTES, type CaptureRoute, captureRouteKey } from './http';
 import {
   batchEnvelopeSchema,
@@ -33,7 +34,8 @@ const messageResult = z.object({
   index: z.number().int(),
   messageId: z.string().optional(),
   status: z.enum(['accepted', 'duplicate', 'rejected', 'suppressed']).meta({
-    description: '`duplicate`: this messageId was already stored and counted. `suppressed`: valid, but the shopper refused tracking (consent.tracking=false): acknowledged, not stored.',
+    description:
+      '`duplicate`: this messageId was already stored and counted. `suppressed`: valid, but the shopper refused tracking (consent.tracking=false): acknowledged, not stored.',
   }),
 });
 
@@ -50,21 +52,23 @@ const batchResponse = z.object({
 
 const singleResponse = z.object({ success: z.literal(true), messageId: z.string(), status: z.enum(['accepted', 'duplicate', 'suppressed']) });
 
-const quarantineRow = z.object({
-  id: z.string().meta({ description: 'Keyed hash of the stored payload: pass it to replay as `ids`.' }),
-  kind: z.enum(['message', 'request']).meta({ description: '`request`: a body that never became messages (malformed JSON, invalid batch envelope).' }),
-  messageId: z.string().optional(),
-  type: z.string().optional(),
-  event: z.string().optional(),
-  userIdHash: z.string().optional().meta({ description: 'Keyed hash (PII_HASH_KEY) of the userId: correlate rows without reading them.' }),
-  anonymousIdHash: z.string().optional().meta({ description: 'Keyed hash of the anonymousId.' }),
-  reasons: z.array(issue),
-  receivedAt: z.string(),
-  sentAt: z.string().optional(),
-  source: z.string().meta({ description: 'The route (`POST /v1/batch`), `import:<key>` or `replay:<row id>`.' }),
-  key: z.string(),
-  replayed: z.boolean(),
-}).meta({ description: 'The payload itself is stored encrypted (AES-256-GCM) and never listed.' });
+const quarantineRow = z
+  .object({
+    id: z.string().meta({ description: 'Keyed hash of the stored payload: pass it to replay as `ids`.' }),
+    kind: z.enum(['message', 'request']).meta({ description: '`request`: a body that never became messages (malformed JSON, invalid batch envelope).' }),
+    messageId: z.string().optional(),
+    type: z.string().optional(),
+    event: z.string().optional(),
+    userIdHash: z.string().optional().meta({ description: 'Keyed hash (PII_HASH_KEY) of the userId: correlate rows without reading them.' }),
+    anonymousIdHash: z.string().optional().meta({ description: 'Keyed hash of the anonymousId.' }),
+    reasons: z.array(issue),
+    receivedAt: z.string(),
+    sentAt: z.string().optional(),
+    source: z.string().meta({ description: 'The route (`POST /v1/batch`), `import:<key>` or `replay:<row id>`.' }),
+    key: z.string(),
+    replayed: z.boolean(),
+  })
+  .meta({ description: 'The payload itself is stored encrypted (AES-256-GCM) and never listed.' });
 
 const quarantinePage = z.object({ day: z.string(), items: z.array(quarantineRow), nextCursor: z.string().optional() });
 
@@ -137,10 +141,55 @@ const errors = (statuses: Record<string, string>) =>
 
 const CAPTURE_ERRORS = {
   '400': 'Invalid: every issue names the field and the reason; the invalid messages (or the unreadable request) are in the quarantine.',
-  '401': 'Missing or unknown write key (not retried by Segment clients).',
+  '401': 'Missing or unknown write key, or unreadable credentials (not retried by Segment clients); `reason` says which, `WWW-Authenticate` is set.',
+  '403': 'A read or admin key sent to capture: capture takes write keys only.',
   '413': `Body over ${MAX_BATCH_BYTES} bytes.`,
   '503': 'Capture has no write keys configured (retried by Segment clients).',
 };
+
+const ADMIN_ERRORS = {
+  '401': 'No credential, an unreadable one, or an unknown key (`reason` says which; `WWW-Authenticate` is set).',
+  '403': 'A valid key of another class (a write or read key): this route needs an admin key.',
+  '503': 'No admin key is configured (deployed).',
+};
+const READ_ERRORS = {
+  '401': 'No credential, an unreadable one, or an unknown key (`reason` says which; `WWW-Authenticate` is set).',
+  '403': 'A write key: serving needs a read or admin key.',
+  '503': 'No read or admin key is configured (deployed), or no model is promoted yet.',
+};
+
+const SECURITY: Record<RouteSpec['class'], Record<string, string[]>[]> = {
+  public: [],
+  write: [{ writeKey: [] }],
+  read: [{ readKey: [] }, { adminKey: [] }],
+  admin: [{ adminKey: [] }],
+};
+
+/** The operations the capture and quarantine schemas do not describe in detail: from the route table. */
+function tableOperation(route: RouteSpec): Record<string, unknown> {
+  const parameters = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const statuses: Record<string, string> = {
+    '400': 'Invalid request: every issue names the field and the reason.',
+    ...(route.class === 'read' ? READ_ERRORS : ADMIN_ERRORS),
+    ...(route.method === 'GET' || route.method === 'DELETE' ? { '404': 'Not found.' } : {}),
+  };
+  const camel = route.summary.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''));
+  return {
+    operationId: `${route.method.toLowerCase()}${camel.charAt(0).toUpperCase()}${camel.slice(1)}`.slice(0, 80),
+    tags: [route.tag],
+    summary: route.summary,
+    description: `Credential class: \`${route.class}\` (shared/http/routes.ts).`,
+    security: SECURITY[route.class],
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(route.method === 'POST' || route.method === 'PUT'
+      ? { requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } } }
+      : {}),
+    responses: {
+      '200': { description: 'OK.', content: { [route.tag === 'runs' && route.path.endsWith('/report') ? 'text/html' : 'application/json']: {} } },
+      ...errors(statuses),
+    },
+  };
+}
 
 export interface OpenApiOptions {
   /** Server URLs, e.g. the API Gateway endpoint or the local stack. */
@@ -183,7 +232,7 @@ export function captureOpenApiDocument(options: OpenApiOptions = {}): Record<str
       parameters: queryParameters(),
       responses: {
         '200': { description: 'One page.', ...json(ref('QuarantinePage')) },
-        ...errors({ '400': 'Invalid query.', '401': 'Missing or unknown admin key.' }),
+        ...errors({ '400': 'Invalid query.', ...ADMIN_ERRORS }),
       },
     },
   };
@@ -196,7 +245,7 @@ export function captureOpenApiDocument(options: OpenApiOptions = {}): Record<str
       requestBody: { required: true, ...json(ref('ReplayRequest')) },
       responses: {
         '200': { description: 'What was replayed and what still fails.', ...json(ref('ReplayReport')) },
-        ...errors({ '400': 'Invalid request.', '401': 'Missing or unknown admin key.' }),
+        ...errors({ '400': 'Invalid request.', ...ADMIN_ERRORS }),
       },
     },
   };
@@ -209,17 +258,27 @@ export function captureOpenApiDocument(options: OpenApiOptions = {}): Record<str
       responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': {} } } },
     },
   };
+  // Every other route of the route table (CORS preflights are plumbing, not operations).
+  for (const route of ROUTES) {
+    if (route.method === 'OPTIONS') continue;
+    const method = route.method.toLowerCase();
+    paths[route.path] ??= {};
+    const path = paths[route.path] as Record<string, unknown>;
+    path[method] ??= tableOperation(route);
+    (path[method] as Record<string, unknown>).security = SECURITY[route.class];
+  }
   return {
     openapi: '3.1.0',
     info: {
-      title: 'Omnichannel AI: Segment-compatible capture',
+      title: 'Omnichannel AI: Segment-compatible capture, serving and operations',
       version: options.version ?? '1.0.0',
       description:
         'Segment HTTP API compatible capture (send with any Segment library: host = this API, path /v1/batch). ' +
         'A messageId is stored once and counted once whatever the retries; nothing invalid is dropped: it is quarantined and can be replayed.',
     },
-    ...(options.servers?.length ? { servers: options.servers.map((url) => ({ url })) } : {}),
-    tags: [{ name: 'capture' }, { name: 'quarantine' }, { name: 'meta' }],
+    // Never from a request's Host header: configured URLs, or `/` (relative to where the document was fetched).
+    servers: (options.servers?.length ? options.servers : ['/']).map((url) => ({ url })),
+    tags: ['capture', 'serving', 'profiles', 'catalogue', 'runs', 'quarantine', 'meta'].map((name) => ({ name })),
     paths,
     components: {
       schemas: componentSchemas(),
@@ -229,7 +288,13 @@ export function captureOpenApiDocument(options: OpenApiOptions = {}): Record<str
           scheme: 'basic',
           description: "Segment's scheme: the write key as the user name, an empty password. Without the header, `writeKey` in the JSON body is accepted too.",
         },
-        adminKey: { type: 'http', scheme: 'bearer', description: 'An operator key from ADMIN_KEYS.' },
+        readKey: { type: 'http', scheme: 'bearer', description: 'A serving key from READ_KEYS (a shop backend): Authorization: Bearer <key>.' },
+        adminKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An operator key from ADMIN_KEYS: Authorization: Bearer <key> (HTTP Basic with the key as user name is accepted too). Also valid on read routes.',
+        },
       },
     },
   };

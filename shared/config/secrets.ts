@@ -19,7 +19,7 @@ import { numberEnv } from './env';
  * than @middy/ssm: it is callable outside a middleware, caches per call with a max age and batches
  * GetParameters, while @middy/ssm refreshes on a background timer and hands values over on the context.
  */
-export const SECRET_NAMES = ['PII_HASH_KEY', 'WRITE_KEYS', 'ADMIN_KEYS'] as const;
+export const SECRET_NAMES = ['PII_HASH_KEY', 'WRITE_KEYS', 'READ_KEYS', 'ADMIN_KEYS'] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 /** HMAC-SHA256 keys shorter than this are refused (RFC 2104: at least the hash output length). */
@@ -38,6 +38,7 @@ interface SecretSpec {
 const SPECS: Record<SecretName, SecretSpec> = {
   PII_HASH_KEY: { refresh: false, minBytes: MIN_PII_HASH_KEY_BYTES },
   WRITE_KEYS: { refresh: true },
+  READ_KEYS: { refresh: true },
   ADMIN_KEYS: { refresh: true },
 };
 

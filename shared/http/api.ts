@@ -6,6 +6,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { ZodType } from 'zod';
 import { secretsMiddleware } from '../observability/secrets-middleware';
 import { logger, metrics } from '../observability/powertools';
+import { routeAuthorization } from './authorize';
 import { badRequest, payloadTooLarge } from './errors';
 import { zodIssues } from './validation';
 
@@ -36,12 +37,16 @@ export function parseWith<T>(schema: ZodType<T>, value: unknown, what: string): 
   return result.data;
 }
 
-/** The one middleware stack for HTTP handlers: logging context, metrics, secrets from SSM, error mapping. */
+/**
+ * The one middleware stack for HTTP handlers: logging context, metrics, secrets from SSM, the route's
+ * credential class and CORS policy (shared/http/routes.ts, shared/http/authorize.ts), error mapping.
+ */
 export function httpHandler(core: (event: ApiEvent, context: Context) => Promise<ApiResult>) {
   return middy(core)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(secretsMiddleware())
+    .use(routeAuthorization())
     .use(
       httpErrorHandler({
         logger: (error: unknown) => {

@@ -26,8 +26,15 @@ import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/**
+ * The admin key of handler tests: BASE_ENV configures it (ADMIN_KEYS), and `apiEvent` sends it as
+ * Bearer on read and admin routes unless the test sets its own Authorization (shared/http/routes.ts).
+ */
+export { TEST_ADMIN_KEY } from './api-event';
+
 /** What every function needs at load, with Powertools quiet. */
 export const BASE_ENV: Readonly<Record<string, string>> = {
+  ADMIN_KEYS: 'handler-test-admin-key',
   DATA_BUCKET: 'data-bucket',
   PROFILES_TABLE: 'profiles-table',
   AWS_REGION: 'eu-west-1',

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASELINE_STAGE, compareWithBaseline, formatComparison, normaliseTemplate, packagingEnv, readBaseline } from '../../shared/cli/cloudformation-baseline';
 import { type ArtifactReport, type CliResult, LAMBDA_LIMITS, measureArtifact, openZip, PROJECT_ROOT, serverlessBin } from '../../shared/cli/package';
+import { AUTHORIZER_OF_CLASS, gatewayCheck, ROUTES, routeByKey, routeKey } from '../../shared/http/routes';
 import { INTENDED_CHANGES } from '../fixtures/cloudformation/intended-changes';
 
 const STAGE = BASELINE_STAGE; // 'pkgtest'
@@ -288,6 +289,54 @@ describe.skipIf(!serverlessInstalled)('serverless package (offline, no AWS crede
   it('has the HTTP API routes', () => {
     const routeKeys = resources('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey);
     expect(routeKeys).toEqual(expect.arrayContaining(['POST /v1/batch', 'GET /v1/users/{userId}/recommendations']));
+  });
+
+  it('deploys exactly the routes of the route table, each with the authorizer of its class when the table says so', () => {
+    // Prepare: route key -> the name of the authorizer it references (or none).
+    const authorizerName = (id: unknown) => {
+      const ref = (id as { Ref?: string } | undefined)?.Ref;
+      return ref ? (template.Resources[ref]?.Properties?.Name as string | undefined) : undefined;
+    };
+    const deployed = resources('AWS::ApiGatewayV2::Route').map(([, r]) => ({
+      key: String(r.Properties?.RouteKey),
+      type: r.Properties?.AuthorizationType,
+      authorizer: authorizerName(r.Properties?.AuthorizerId),
+    }));
+
+    // Assess: every deployed route has a row (a route without a policy fails the build), and the reverse.
+    expect(deployed.map((r) => r.key).sort()).toEqual(ROUTES.map(routeKey).sort());
+    for (const route of deployed) {
+      const row = routeByKey(route.key);
+      const wanted = row && gatewayCheck(row.class) === 'authorizer' ? AUTHORIZER_OF_CLASS[row.class] : undefined;
+      expect({ key: route.key, authorizer: route.authorizer, type: route.type }).toEqual({
+        key: route.key,
+        authorizer: wanted,
+        type: wanted ? 'CUSTOM' : undefined,
+      });
+    }
+    expect(deployed.filter((r) => r.authorizer).length).toBe(ROUTES.filter((r) => r.class === 'read' || r.class === 'admin').length);
+  });
+
+  it('defines one cached simple-response Lambda authorizer per guarded class, on the Authorization header, and no API-wide CORS', () => {
+    // Prepare
+    const authorizers = resources('AWS::ApiGatewayV2::Authorizer').map(([, r]) => r.Properties ?? {});
+    const api = resources('AWS::ApiGatewayV2::Api').map(([, r]) => r.Properties ?? {});
+
+    // Assess
+    expect(authorizers.map((a) => a.Name).sort()).toEqual(['adminKeys', 'readKeys']);
+    for (const a of authorizers) {
+      expect(a).toMatchObject({
+        AuthorizerType: 'REQUEST',
+        EnableSimpleResponses: true,
+        AuthorizerPayloadFormatVersion: '2.0',
+        AuthorizerResultTtlInSeconds: 300,
+        IdentitySource: ['$request.header.Authorization'],
+      });
+      expect(JSON.stringify(a.AuthorizerUri)).toContain('KeyAuthorizerLambdaFunction');
+    }
+    expect(resources('AWS::Lambda::Permission').filter(([id]) => /Authorizer/i.test(id))).toHaveLength(2);
+    expect(api).toHaveLength(1);
+    expect(api[0]?.CorsConfiguration).toBeUndefined(); // per-route CORS: shared/http/routes.ts
   });
 
   it('triggers importEvents for event files under imports/events/ and their parts under imports/parts/, with no overlapping S3 rules', () => {

@@ -146,9 +146,9 @@ describe('write-key authentication on the capture routes', () => {
 
   it.each([
     ['no key at all', {}, { batch: [message] }, 'a write key is required'],
-    ['an unknown key in Basic auth', { authorization: basic('wk_guess') }, { batch: [message] }, 'sent as Basic auth is not a configured key'],
+    ['an unknown key in Basic auth', { authorization: basic('wk_guess') }, { batch: [message] }, 'sent as Basic auth is not a configured write key'],
     ['an unknown writeKey in the body', {}, { batch: [message], writeKey: 'wk_guess' }, 'sent as writeKey in the body is not a configured key'],
-    ['the digest itself presented as the key', { authorization: basic(sha256(HASHED_KEY)) }, { batch: [message] }, 'not a configured key'],
+    ['the digest itself presented as the key', { authorization: basic(sha256(HASHED_KEY)) }, { batch: [message] }, 'not a configured write key'],
     ['a wrong header even with a right body key', { authorization: basic('wk_guess') }, { batch: [message], writeKey: PLAIN_KEY }, 'Basic auth'],
     ['a malformed JSON body without a header', {}, '{"batch": [', 'a write key is required'],
   ])('answers 401 with a reason for %s, and stores nothing (not even in the quarantine)', async (_name, headers, body, reason) => {

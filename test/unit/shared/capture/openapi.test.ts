@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CAPTURE_ROUTES, captureRouteKey } from '../../../../shared/capture/http';
 import { captureOpenApiDocument } from '../../../../shared/capture/openapi';
+import { ROUTES } from '../../../../shared/http/routes';
 import { batchEnvelopeSchema, quarantineReplayRequestSchema, segmentMessageSchema } from '../../../../shared/capture/schema';
 import { loadServerlessConfig } from '../../../../shared/local/serverless-config';
 import { apiEvent } from '../../../helpers/api-event';
@@ -40,11 +41,12 @@ describe('the OpenAPI document', () => {
     expect(JSON.stringify(doc)).not.toContain('"$schema"');
   });
 
-  it('documents exactly the HTTP routes serverless.yml gives the capture, quarantine and OpenAPI functions', () => {
+  it('documents exactly the HTTP routes of serverless.yml (CORS preflights aside), each with the security of its class', () => {
     // Prepare
-    const deployed = ['captureBatch', 'quarantine', 'openApi'].flatMap((name) =>
-      (config.functions[name]?.events ?? []).flatMap((e) => (e.type === 'httpApi' ? [`${e.method} ${e.path}`] : [])),
+    const deployed = Object.values(config.functions).flatMap((fn) =>
+      fn.events.flatMap((e) => (e.type === 'httpApi' && e.method !== 'OPTIONS' ? [`${e.method} ${e.path}`] : [])),
     );
+    const expected = { public: [], write: [{ writeKey: [] }], read: [{ readKey: [] }, { adminKey: [] }], admin: [{ adminKey: [] }] };
 
     // Act
     const documented = Object.entries(paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
@@ -52,6 +54,10 @@ describe('the OpenAPI document', () => {
     // Assess
     expect(documented.sort()).toEqual(deployed.sort());
     expect(deployed).toEqual(expect.arrayContaining(CAPTURE_ROUTES.map(captureRouteKey)));
+    for (const route of ROUTES.filter((r) => r.method !== 'OPTIONS')) {
+      expect(paths[route.path]?.[route.method.toLowerCase()]?.security, `${route.method} ${route.path}`).toEqual(expected[route.class]);
+    }
+    expect(Object.keys((doc.components as { securitySchemes: Json }).securitySchemes).sort()).toEqual(['adminKey', 'readKey', 'writeKey']);
   });
 
   it('is generated from the validating schemas: the same fields, the same requirements', () => {
@@ -92,16 +98,23 @@ describe('GET /v1/openapi.json', () => {
   const api = handlerHarness({ handlers: { openapi: () => import('../../../../functions/http/openapi') } });
   const handler: ApiHandler = (event, context) => api.handlers.openapi(event, context);
 
-  it('serves the document with this API as its server', async () => {
-    // Act
-    const result = await handler(apiEvent({ method: 'GET', path: '/v1/openapi.json' }), lambdaContext());
+  it("serves the document without a credential, with a relative server: never the caller's Host header", async () => {
+    // Act: the first caller claims another host (API Gateway passes the Host header on as domainName locally).
+    const poisoned = apiEvent({ method: 'GET', path: '/v1/openapi.json', headers: { host: 'evil.example', origin: 'https://shop.example' } });
+    poisoned.requestContext.domainName = 'evil.example';
+    const first = await handler(poisoned, lambdaContext());
+    const second = await handler(apiEvent({ method: 'GET', path: '/v1/openapi.json' }), lambdaContext());
 
     // Assess
-    expect(result.statusCode).toBe(200);
-    const body = JSON.parse(result.body ?? '{}') as { openapi: string; servers: { url: string }[]; paths: Json };
-    expect(body.openapi).toBe('3.1.0');
-    expect(body.servers).toEqual([{ url: 'https://api-id.execute-api.eu-west-1.amazonaws.com' }]);
-    expect(Object.keys(body.paths)).toContain('/v1/batch');
+    expect(first.statusCode).toBe(200);
+    expect(first.headers?.['Access-Control-Allow-Origin']).toBe('*'); // public document: any origin
+    for (const result of [first, second]) {
+      const body = JSON.parse(result.body ?? '{}') as { openapi: string; servers: { url: string }[]; paths: Json };
+      expect(body.openapi).toBe('3.1.0');
+      expect(body.servers).toEqual([{ url: '/' }]);
+      expect(Object.keys(body.paths)).toContain('/v1/batch');
+      expect(result.body).not.toContain('evil.example');
+    }
   });
 });
 
@@ -134,8 +147,9 @@ describe('serverless.yml: capture blocks', () => {
 
     // Assess
     expect(statements('captureBatch')).toEqual([
-      // The SecureStrings it reads (shared/config/secrets.ts), exactly those.
-      { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [ssmArn('pii-hash-key'), ssmArn('write-keys')] },
+      // The SecureStrings it reads (shared/config/secrets.ts), exactly those: the PII key and the three key
+      // lists (the route-class middleware tells a key of another class, 403, from an unknown one, 401).
+      { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [ssmArn('pii-hash-key'), ssmArn('write-keys'), ssmArn('read-keys'), ssmArn('admin-keys')] },
       { Effect: 'Allow', Action: ['s3:PutObject'], Resource: [`${bucketArn}/raw/events/*`, `${bucketArn}/quarantine/*`] },
       // BatchGetItem: the identity graph reads a batch's links and profiles up front.
       {
@@ -147,7 +161,7 @@ describe('serverless.yml: capture blocks', () => {
     expect(statements('quarantine')).toContainEqual({
       Effect: 'Allow',
       Action: ['ssm:GetParameters'],
-      Resource: [ssmArn('pii-hash-key'), ssmArn('admin-keys')],
+      Resource: [ssmArn('pii-hash-key'), ssmArn('write-keys'), ssmArn('read-keys'), ssmArn('admin-keys')],
     });
     expect(statements('quarantine')).toContainEqual({
       Effect: 'Allow',
