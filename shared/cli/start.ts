@@ -7,6 +7,8 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { demoAuthHeaders } from '../demo/credentials';
+import { openClasses } from '../http/authorize';
 import { DataDirInUseError, describeHolder, type LocalStack, startLocalStack } from '../local';
 import { describeChampion, runDemo } from '../demo/run';
 
@@ -32,6 +34,26 @@ if (!values.verbose) {
 const projectRoot = resolve(import.meta.dirname, '../..');
 const port = Number(values.port ?? process.env.PORT ?? 3000);
 const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/** A curl of a read route, with the header it needs when keys are configured (never the key itself). */
+function curlExample(url: string, userId: string): string {
+  const path = `/v1/users/${userId}/recommendations?k=10`;
+  const auth = demoAuthHeaders('GET', path).authorization ? ` -H 'Authorization: Bearer <your ${process.env.READ_KEYS ? 'read' : 'admin'} key>'` : '';
+  return `curl${auth} ${url}${path}`;
+}
+
+/** Loud, on stderr: the route classes this local stack serves without any key (README "Credentials"). */
+function warnOpenClasses(): void {
+  const open = openClasses(process.env);
+  if (open.length === 0) return;
+  const lists = { write: 'WRITE_KEYS', read: 'READ_KEYS or ADMIN_KEYS', admin: 'ADMIN_KEYS' };
+  const bar = '!'.repeat(100);
+  process.stderr.write(
+    `${bar}\n!! OPEN LOCAL STACK: ${open.map((c) => `${c} routes`).join(', ')} accept requests WITHOUT ANY KEY (no ${open.map((c) => lists[c]).join(' / ')} set).\n` +
+      `!! Fine on a laptop; a deployed stack never does this (no key configured = 503). Set the keys to try it as deployed:\n` +
+      `!!   WRITE_KEYS=wk_local READ_KEYS=rk_local ADMIN_KEYS=ak_local npm start\n${bar}\n`,
+  );
+}
 const dataDir = resolve(values['data-dir'] ?? resolve(projectRoot, '.local-data'));
 
 /** Exit code when the data directory is held by another local stack. */
@@ -73,6 +95,7 @@ async function main(): Promise<number> {
   }
   running = stack;
   out(`local stack: HTTP API on ${stack.url} (dynalite ${stack.emulators.dynamodbEndpoint}, s3rver ${stack.emulators.s3Endpoint})`);
+  warnOpenClasses();
   try {
     const summary = await runDemo(stack, {
       seed: Number(values.seed),
@@ -96,7 +119,7 @@ async function main(): Promise<number> {
     }
     out('');
     serving = true;
-    out(`serving on ${stack.url}  e.g. curl ${stack.url}/v1/users/${summary.recommendations[0]?.userId ?? 'U-0001'}/recommendations?k=10   (Ctrl-C to stop)`);
+    out(`serving on ${stack.url}  e.g. ${curlExample(stack.url, summary.recommendations[0]?.userId ?? 'U-0001')}   (Ctrl-C to stop)`);
     return -1;
   } catch (error) {
     stopping = true;

@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import { demoAuthHeaders } from './credentials';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { IMPORT_REPORTS_PREFIX, IMPORTS_PREFIX, type ImportReport } from '../capture/import';
 import type { LocalStack } from '../local';
@@ -159,7 +160,11 @@ async function postBatches(url: string, messages: readonly unknown[], batchSize:
   const totals = { accepted: 0, duplicates: 0, rejected: 0 };
   const worker = async () => {
     for (let batch = batches.shift(); batch; batch = batches.shift()) {
-      const response = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch }) });
+      const response = await fetch(`${url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...demoAuthHeaders('POST', '/v1/batch') },
+        body: JSON.stringify({ batch }),
+      });
       const body = (await response.json()) as BatchResponse;
       if (!response.ok) throw new Error(`POST /v1/batch answered ${response.status}: ${JSON.stringify(body).slice(0, 500)}`);
       totals.accepted += body.accepted;
@@ -184,7 +189,11 @@ async function putCatalogue(url: string, items: readonly Item[], launchedAt: str
       stock: item.stock,
       createdAt: launchedAt,
     }));
-    const response = await fetch(`${url}/v1/items`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: batch }) });
+    const response = await fetch(`${url}/v1/items`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...demoAuthHeaders('PUT', '/v1/items') },
+      body: JSON.stringify({ items: batch }),
+    });
     const body = (await response.json()) as { upserted?: number; rejected?: unknown[] };
     if (!response.ok) throw new Error(`PUT /v1/items answered ${response.status}: ${JSON.stringify(body).slice(0, 500)}`);
     totals.upserted += body.upserted ?? 0;
@@ -218,7 +227,8 @@ async function countProfiles(stack: LocalStack, table: string): Promise<number> 
 async function fetchRecommendations(url: string, userIds: readonly string[]): Promise<DemoSummary['recommendations']> {
   const out: DemoSummary['recommendations'] = [];
   for (const userId of userIds) {
-    const response = await fetch(`${url}/v1/users/${encodeURIComponent(userId)}/recommendations?k=5`);
+    const path = `/v1/users/${encodeURIComponent(userId)}/recommendations?k=5`;
+    const response = await fetch(`${url}${path}`, { headers: demoAuthHeaders('GET', path) });
     const body = (await response.json()) as { strategy?: string; items?: { itemId: string }[]; modelVersion?: string; variant?: string };
     const answer: DemoSummary['recommendations'][number] = {
       userId,

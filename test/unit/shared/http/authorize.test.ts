@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { authConfig } from '../../../../shared/capture/auth';
-import { ACCEPTS, decide, type KeyRings, MAX_CREDENTIAL_CHARS, presentedCredential } from '../../../../shared/http/authorize';
+import { ACCEPTS, decide, type KeyRings, MAX_CREDENTIAL_CHARS, openClasses, presentedCredential } from '../../../../shared/http/authorize';
 
 const sha = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 const DEPLOYED = { WRITE_KEYS: sha('wk'), READ_KEYS: sha('rk'), ADMIN_KEYS: sha('ak') };
@@ -45,6 +45,14 @@ describe('decide', () => {
     expect(decide('read', presentedCredential({}), rings({ ...local, ADMIN_KEYS: 'ak' }))).toMatchObject({ status: 401 }); // admin keys guard read routes
     expect(decide('admin', bearer('ak'), rings({}))).toMatchObject({ allow: false, status: 503, reason: expect.stringContaining('ADMIN_KEYS') });
     expect(decide('read', bearer('ak'), rings({}))).toMatchObject({ allow: false, status: 503, reason: expect.stringContaining('READ_KEYS or ADMIN_KEYS') });
+  });
+});
+
+describe('openClasses (the startup warning of npm start)', () => {
+  it('names every class served without any key', () => {
+    expect(openClasses({})).toEqual(['write', 'read', 'admin']);
+    expect(openClasses({ WRITE_KEYS: 'wk', ADMIN_KEYS: 'ak' })).toEqual([]); // read routes take admin keys
+    expect(openClasses({ WRITE_KEYS: 'wk' })).toEqual(['read', 'admin']);
   });
 });
 
