@@ -94,7 +94,7 @@ export const demandFamily: ModelFamily<DemandHyperparameters & Record<string, nu
     comparison: 'absolute',
     baselineMetrics: ['WAPE'],
     requireSameCases: true,
-    baselineName: 'best simple baseline',
+    baselineName: 'best simple',
   },
   serving: {
     inputs: [

@@ -19,7 +19,7 @@ import { forecastMetrics, type ForecastMetrics, naiveScale } from './metrics';
 import { FEATURE_VERSION, FEATURES, makeSeries, N_FEATURES, type Rows, type SeriesSet, buildRows } from './features';
 import { DEMAND, DEMAND_DEFAULTS, demandMarkets } from './family';
 import { type Conformal, exportOnnx, QUANTILES, withConformal } from './model';
-import { calendarOf, type DemandOptions, DEFAULT_DEMAND_OPTIONS, fitGlobal, GLOBAL, pointsOf, predictUnits, selectDemandModel } from './select';
+import { calendarOf, type DemandOptions, DEFAULT_DEMAND_OPTIONS, fitGlobal, GLOBAL, pointsOf, selectDemandModel } from './select';
 
 export const CODE_VERSION = 'demand-selected@1';
 
@@ -273,10 +273,13 @@ export async function evaluateDemandCandidate({ blobs, registry, run }: Evaluate
   const rows = rowsFor(options.markets);
   const scales = set.series.map((s) => naiveScale(s.units, s.start, window.cutoff));
   const metrics = metricsOf(rows, await runOnnx(bytes, rows), scales);
-  const baselines = selectDemandModel(set, window.cutoff, { ...options, epochs: 0 }).candidates.map((c) => ({
-    name: c.name,
-    metrics: metricsOf(rows, predictUnits(c.model, rows), scales),
-  }));
+  // The baselines go through the same float32 graph as the candidate: a candidate that IS a baseline ties with it, never beats it by rounding.
+  const baselines = await Promise.all(
+    selectDemandModel(set, window.cutoff, { ...options, epochs: 0 }).candidates.map(async (c) => ({
+      name: c.name,
+      metrics: metricsOf(rows, await runOnnx(exportOnnx(c.model), rows), scales),
+    })),
+  );
   const best = baselines.sort((a, b) => a.metrics.WAPE - b.metrics.WAPE)[0]!;
   return {
     metrics,

@@ -215,7 +215,9 @@ describe('retraining state machine (real serverless.yml, local stack)', () => {
     expect(run.status).toBe('SUCCEEDED');
     const report = run.output as RunReport;
     expect(report.outcome).toBe('skipped');
-    expect(report.plan).toEqual([expect.objectContaining({ family: 'recommender', enough: false, reason: expect.stringMatching(/at least 100000 needed/) })]);
+    expect(report.plan?.find((p) => p.family === 'recommender')).toEqual(
+      expect.objectContaining({ family: 'recommender', enough: false, reason: expect.stringMatching(/at least 100000 needed/) }),
+    );
   });
 
   it('lists the runs newest first and serves each HTML report over HTTP', async () => {

@@ -43,7 +43,7 @@ describe('demand family descriptor', () => {
     expect(demandFamily.policy).toMatchObject({
       mainMetric: 'WAPE',
       direction: 'lower',
-      baselineName: 'best simple baseline',
+      baselineName: 'best simple',
       guardedMetrics: ['MAE', 'absBias', 'coverageError80'],
     });
     expect(demandFamily.snapshotNeeds).toEqual(['itemDaily', 'items']);
