@@ -3,13 +3,47 @@ import type { TrainedCard } from '../../../../shared/families/contract';
 import { demandFamily } from '../../../../models/demand/family';
 import { exportOnnx } from '../../../../models/demand/model';
 import { baselineModel } from '../../../../models/demand/model';
-import { trainer } from '../../../../models/demand/trainer';
+import { holdoutWindow, seriesFromItemDaily, trainer } from '../../../../models/demand/trainer';
 import { storeRawEvents } from '../../../../shared/capture/raw-events';
 import { buildModel, floatTensor, node, valueInfo } from '../../../../shared/onnx/graph';
 import { ModelRegistry } from '../../../../shared/registry/registry';
 import { prepareSnapshot } from '../../../../shared/snapshots/snapshot';
 import { MemoryObjectStore } from '../../../../shared/storage/memory-object-store';
 import { simulatedEvents } from '../../../helpers/snapshot-fixture';
+
+describe('demand series from the snapshot', () => {
+  const days = ['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04'];
+  const manifest = (asOf: string) => ({
+    runId: 's',
+    asOf,
+    holdoutStart: '2026-03-02T21:00:00.000Z',
+    interactionsKey: 'k',
+    itemsKey: 'i',
+    counts: { events: 0, interactions: 0, users: 0, items: 0, holdoutUsers: 0 },
+  });
+
+  it('sums channels per item and day, prices by revenue over priced units, zero where no row', () => {
+    const set = seriesFromItemDaily({
+      days,
+      rows: [
+        { i: 'a', d: '2026-03-02', c: 'web', u: 2, r: 20, p: 10, o: 1, v: 0, a: 0 },
+        { i: 'a', d: '2026-03-02', c: 'pos', u: 3, r: 36, p: 12, o: 1, v: 0, a: 0 },
+        { i: 'a', d: '2026-03-04', c: 'app', u: 1, r: 0, o: 1, v: 0, a: 0 },
+        { i: 'b', d: '2026-03-01', c: 'web', u: 0, r: 0, o: 0, v: 5, a: 1 },
+      ],
+    });
+    expect(set.series.map((s) => s.item)).toEqual(['a']); // b was only viewed
+    expect([...(set.series[0]?.units ?? [])]).toEqual([0, 5, 0, 1]);
+    expect(set.series[0]?.price[1]).toBeCloseTo(56 / 5, 12);
+    expect(Number.isNaN(set.series[0]?.price[3])).toBe(true);
+    expect(set.series[0]?.start).toBe(1);
+  });
+
+  it('evaluates from the day of the holdout start to the last complete day', () => {
+    expect(holdoutWindow(manifest('2026-03-04T21:25:00.000Z'), days)).toEqual({ cutoff: 1, end: 3, days: 2 });
+    expect(holdoutWindow(manifest('2026-03-04T23:59:59.999Z'), days)).toEqual({ cutoff: 1, end: 4, days: 3 });
+  });
+});
 
 describe('demand trainer', () => {
   it('trains the eval and served artifacts, a forecast per item and a card; scores them against the best baseline on the holdout', async () => {
