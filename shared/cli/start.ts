@@ -20,6 +20,8 @@ const { values } = parseArgs({
     shoppers: { type: 'string', default: '400' },
     items: { type: 'string', default: '300' },
     days: { type: 'string', default: '42' },
+    // Capture batches in flight: every local Lambda shares this process, so a busy or small machine may want fewer.
+    concurrency: { type: 'string', default: '4' },
     'data-dir': { type: 'string' },
     verbose: { type: 'boolean', default: false },
   },
@@ -102,6 +104,7 @@ async function main(): Promise<number> {
       shoppers: Number(values.shoppers),
       items: Number(values.items),
       days: Number(values.days),
+      concurrency: Math.max(1, Number(values.concurrency) || 4),
       log: (line) => out(`  ${line}`),
     });
     out('');
