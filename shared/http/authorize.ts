@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { type AuthConfig, authConfig } from '../capture/auth';
+import { type AuthConfig, authConfig } from '../config/keys';
 import { logger, metrics } from '../observability/powertools';
 import { HttpError } from './errors';
 import { type CorsPolicy, type RouteClass, type RouteSpec, routeByKey } from './routes';
