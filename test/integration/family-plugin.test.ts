@@ -10,15 +10,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetClients, s3Client } from '../../shared/aws/clients';
-import type { CanonicalEvent } from '../../shared/events/canonical';
 import { storeRawEvents } from '../../shared/capture/raw-events';
-import { validateMessages } from '../../shared/capture/service';
 import { registerFamily } from '../../models/families';
 import { type LocalStack, startLocalStack } from '../../shared/local';
-import { primaryProfileId } from '../../shared/profiles/profile';
 import { ModelRegistry } from '../../shared/registry/registry';
 import type { RunReport } from '../../shared/reports/run-report';
-import { simulateShop } from '../../shared/simulator/shop';
 import { BlobStore } from '../../shared/storage/blob';
 import {
   brokenFamily,
@@ -30,6 +26,7 @@ import {
   misfitFamily,
   misfitTrainer,
 } from '../fixtures/families/item-demand';
+import { simulatedEvents } from '../helpers/snapshot-fixture';
 import type { ModelFamily } from '../../shared/families/contract';
 
 const projectRoot = resolve(import.meta.dirname, '../..');
@@ -50,12 +47,7 @@ describe('model families as plug-ins (real state machine, local stack)', () => {
     resetClients();
     blobs = new BlobStore(s3Client(), stack.config.provider.environment.DATA_BUCKET as string);
     registry = new ModelRegistry(blobs);
-    const shop = simulateShop({ seed: 5, shoppers: 80, items: 60, days: 35 });
-    const { valid } = validateMessages(shop.events, new Date(shop.period.end));
-    await storeRawEvents(
-      blobs,
-      valid.map((e) => ({ ...e, profileId: primaryProfileId(e.userId ? { userId: e.userId } : { anonymousId: e.anonymousId as string }) }) as CanonicalEvent),
-    );
+    await storeRawEvents(blobs, simulatedEvents({ seed: 5, shoppers: 80, items: 60, days: 35 }));
     unregister.push(registerFamily(itemDemandFamily, itemDemandTrainer));
   }, 60_000);
 

@@ -15,28 +15,18 @@ import { join, resolve } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetClients, s3Client } from '../../shared/aws/clients';
-import type { CanonicalEvent } from '../../shared/events/canonical';
 import { storeRawEvents } from '../../shared/capture/raw-events';
-import { validateMessages } from '../../shared/capture/service';
 import { type LocalStack, startLocalStack, validateDefinition } from '../../shared/local';
-import { primaryProfileId } from '../../shared/profiles/profile';
 import { ModelRegistry } from '../../shared/registry/registry';
-import { simulateShop } from '../../shared/simulator/shop';
 import { BlobStore } from '../../shared/storage/blob';
 import type { RunReport } from '../../shared/reports/run-report';
+import { simulatedEvents } from '../helpers/snapshot-fixture';
 
 const projectRoot = resolve(import.meta.dirname, '../..');
 
-/** Simulated shop events through validation/normalisation into raw storage; anonymous ids linked to the user who logged in with them. */
+/** Simulated shop events (validated, normalised, anonymous ids linked to their user) into raw storage. */
 async function loadShop(blobs: BlobStore, options: { seed: number; shoppers: number; items: number; days: number }) {
-  const shop = simulateShop(options);
-  const { valid } = validateMessages(shop.events, new Date(shop.period.end));
-  const userOf = new Map<string, string>();
-  for (const e of valid) if (e.userId && e.anonymousId) userOf.set(e.anonymousId, e.userId);
-  const events = valid.map((e) => {
-    const userId = e.userId ?? (e.anonymousId ? userOf.get(e.anonymousId) : undefined);
-    return { ...e, profileId: primaryProfileId(userId ? { userId } : { anonymousId: e.anonymousId as string }) } as CanonicalEvent;
-  });
+  const events = simulatedEvents(options);
   await storeRawEvents(blobs, events);
   return events.length;
 }
