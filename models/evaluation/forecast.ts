@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { intOption } from './args';
 import { BASELINES } from '../demand/baselines';
 import { parseMarkets } from '../demand/calendar';
 import type { SeriesSet } from '../demand/features';
@@ -21,13 +22,6 @@ export interface ForecastArgs {
   top: number;
   horizon: number;
   options: DemandOptions;
-}
-
-function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${value}'`);
-  return n;
 }
 
 export function parseForecastArgs(argv: readonly string[]): ForecastArgs {
@@ -50,21 +44,21 @@ export function parseForecastArgs(argv: readonly string[]): ForecastArgs {
     throw new Error(`--format must be one of ${FORECAST_FORMATS.join(', ')}`);
   if (!values.data) throw new Error('--data <path> is required');
   if (!existsSync(values.data)) throw new Error(`--data ${values.data}: no such file`);
-  const horizon = positiveInt('horizon', values.horizon, 28);
+  const horizon = intOption('horizon', values.horizon) ?? 28;
   if (horizon > 365) throw new Error(`--horizon must be at most 365, got ${horizon}`);
   const markets = values.markets ?? process.env.DEMAND_MARKETS ?? DEFAULT_DEMAND_OPTIONS.markets;
   parseMarkets(markets);
   return {
     format: values.format,
     data: values.data,
-    top: positiveInt('top', values.top, 200),
+    top: intOption('top', values.top) ?? 200,
     horizon,
     options: {
       ...DEFAULT_DEMAND_OPTIONS,
       horizon,
-      folds: positiveInt('folds', values.folds, DEFAULT_DEMAND_OPTIONS.folds),
-      minHistoryDays: positiveInt('min-history', values['min-history'], DEFAULT_DEMAND_OPTIONS.minHistoryDays),
-      epochs: positiveInt('epochs', values.epochs, DEFAULT_DEMAND_OPTIONS.epochs, 0),
+      folds: intOption('folds', values.folds) ?? DEFAULT_DEMAND_OPTIONS.folds,
+      minHistoryDays: intOption('min-history', values['min-history']) ?? DEFAULT_DEMAND_OPTIONS.minHistoryDays,
+      epochs: intOption('epochs', values.epochs, 0) ?? DEFAULT_DEMAND_OPTIONS.epochs,
       markets,
     },
   };

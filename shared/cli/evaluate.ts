@@ -21,6 +21,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { intOption } from '../../models/evaluation/args';
 import type { Candidate } from '../../models/evaluation/candidate';
 import { DATASET_FORMATS, type DatasetFormat, loadAmazonSequences, loadEvents, loadSessions, loadTaobao } from '../../models/evaluation/datasets';
 import { catalogue, type SplitKind } from '../../models/evaluation/models';
@@ -38,13 +39,6 @@ export interface RecommendArgs {
   refit: boolean;
   holdoutDays?: number;
   validationDays?: number;
-}
-
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${value}'`);
-  return n;
 }
 
 export function parseRecommendArgs(argv: readonly string[]): RecommendArgs {
@@ -68,7 +62,7 @@ export function parseRecommendArgs(argv: readonly string[]): RecommendArgs {
   if (!format || !DATASET_FORMATS.includes(format)) throw new Error(`--format must be one of ${DATASET_FORMATS.join(', ')}`);
   if (!values.data) throw new Error('--data <path> is required');
   if (!existsSync(values.data.split(',')[0]!)) throw new Error(`--data ${values.data}: no such file or folder`);
-  const ks = values.k.split(',').map((k) => positiveInt('k', k)!);
+  const ks = values.k.split(',').map((k) => intOption('k', k)!);
   return {
     format,
     data: values.data,
@@ -81,11 +75,11 @@ export function parseRecommendArgs(argv: readonly string[]): RecommendArgs {
             .filter(Boolean),
         }
       : {}),
-    ...(values['max-users'] ? { maxUsers: positiveInt('max-users', values['max-users'])! } : {}),
-    ...(values['selection-users'] ? { selectionUsers: positiveInt('selection-users', values['selection-users'])! } : {}),
+    ...(values['max-users'] ? { maxUsers: intOption('max-users', values['max-users'])! } : {}),
+    ...(values['selection-users'] ? { selectionUsers: intOption('selection-users', values['selection-users'])! } : {}),
     refit: !values['no-refit'],
-    ...(values['holdout-days'] ? { holdoutDays: positiveInt('holdout-days', values['holdout-days'])! } : {}),
-    ...(values['validation-days'] ? { validationDays: positiveInt('validation-days', values['validation-days'])! } : {}),
+    ...(values['holdout-days'] ? { holdoutDays: intOption('holdout-days', values['holdout-days'])! } : {}),
+    ...(values['validation-days'] ? { validationDays: intOption('validation-days', values['validation-days'])! } : {}),
   };
 }
 

@@ -57,7 +57,7 @@ export interface ModelCard {
   /** The popularity baseline on the same holdout. */
   baseline?: Record<string, number>;
   /** The champion at evaluation time, scored on the same holdout. */
-  champion?: { version: string; metrics: Record<string, number> };
+  champion?: { version: string; metrics: Record<string, number>; artifact?: 'serving' | 'eval' };
   /** The holdout the metrics were measured on. */
   holdout?: { snapshot: string; asOf: string; holdoutStart: string; cases: number };
   gate?: { passed: boolean; reasons: string[] };

@@ -138,7 +138,10 @@ export async function recoverResults(blobs: BlobStore, run: Partial<RunState>): 
           },
           metrics: card.metrics,
           baseline: card.baseline,
-          ...(card.champion ? { champion: { ...card.champion, artifact: 'serving' as const } } : {}),
+          // The champion's scores only when the card says which of its artifacts was scored (nothing is guessed).
+          ...(card.champion?.artifact
+            ? { champion: { version: card.champion.version, metrics: card.champion.metrics, artifact: card.champion.artifact } }
+            : {}),
           cases: card.holdout.cases,
         },
         ...(card.gate

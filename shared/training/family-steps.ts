@@ -42,6 +42,12 @@ export async function trainCandidate(blobs: BlobStore, run: RunState, family: st
   if (card.family !== family || card.version !== run.candidateVersion) {
     throw new Error(`the ${family} trainer wrote card ${card.family}/${card.version}, expected ${family}/${run.candidateVersion}`);
   }
+  // A version id names a run (start second + run id fragment): a card from another snapshot is another run's model.
+  if (card.data.snapshot !== run.snapshot?.runId) {
+    throw new Error(
+      `${family}/${card.version} already holds a model trained on snapshot ${card.data.snapshot}, not this run's ${run.snapshot?.runId}: version ids collided; start the run again under another name`,
+    );
+  }
   // Whatever the trainer did, the served artifact must meet the family's serving contract before it can
   // be judged: the declared signature (shared/families/serving.ts), then the family's own golden runs.
   const registry = new ModelRegistry(blobs);

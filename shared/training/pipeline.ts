@@ -154,7 +154,9 @@ export async function gateStep(blobs: BlobStore, task: FamilyTask): Promise<Fami
     ...card,
     metrics: evaluation.metrics,
     baseline: evaluation.baseline,
-    ...(evaluation.champion ? { champion: { version: evaluation.champion.version, metrics: evaluation.champion.metrics } } : {}),
+    ...(evaluation.champion
+      ? { champion: { version: evaluation.champion.version, metrics: evaluation.champion.metrics, artifact: evaluation.champion.artifact } }
+      : {}),
     holdout: { snapshot: snapshot.runId, asOf: snapshot.asOf, holdoutStart: snapshot.holdoutStart, cases: evaluation.cases },
     gate: { passed: gate.passed, reasons: gate.reasons },
   });
